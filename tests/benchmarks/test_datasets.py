@@ -1,0 +1,75 @@
+"""Each dataset loader on tiny fixture files in the real formats."""
+import json
+
+import pytest
+
+from xmodal.alignment.errors import BadInput
+from xmodal.benchmarks.datasets import load_dataset
+
+
+def test_flickr30k_karpathy_test_split(flickr_root):
+    ds = load_dataset("flickr30k", str(flickr_root), "test")
+    assert [it.id for it in ds.items] == ["1000.jpg", "1001.jpg", "1004.jpg"]
+    assert all(it.modality == "image" for it in ds.items)
+    assert ds.items[0].captions[0] == "a photo number 0 caption 0"
+    assert len(ds.items[0].captions) == 5
+    assert len(ds.items[2].captions) == 4  # the blank caption is dropped ...
+    reasons = dict(ds.skipped)
+    assert reasons["1004.jpg caption 2"] == "empty caption"  # ... and reported
+    assert "not found" in reasons["1002.jpg"]
+    assert ds.n_captions == 14
+
+
+def test_flickr30k_train_split(flickr_root):
+    ds = load_dataset("flickr30k", str(flickr_root), "train")
+    assert [it.id for it in ds.items] == ["1003.jpg"]
+
+
+def test_mscoco_uses_filepath_and_restval_is_train(coco_root):
+    test = load_dataset("mscoco", str(coco_root), "test")
+    assert [it.id for it in test.items] == ["500", "503"]
+    assert test.items[0].path.endswith("val2014/COCO_val2014_000000000000.jpg")
+    train = load_dataset("coco", str(coco_root), "train")
+    assert [it.id for it in train.items] == ["501"]
+
+
+def test_audiocaps_groups_rows_per_clip_and_finds_files(audiocaps_root):
+    ds = load_dataset("audiocaps", str(audiocaps_root), "test")
+    by_id = {it.id: it for it in ds.items}
+    assert set(by_id) == {"ytA", "ytB"}
+    assert by_id["ytA"].captions == ["a dog barks", "barking nearby"]
+    assert by_id["ytA"].path.endswith("YytA.wav")
+    assert by_id["ytB"].path.endswith("3.wav")  # found by audiocap_id
+    assert by_id["ytA"].modality == "audio"
+    assert any(item == "ytC" for item, _ in ds.skipped)
+
+
+def test_clotho_evaluation_split(clotho_root):
+    ds = load_dataset("clotho", str(clotho_root), "test")
+    by_id = {it.id: it for it in ds.items}
+    assert set(by_id) == {"birds.wav", "train.wav"}
+    assert len(by_id["birds.wav"].captions) == 5
+    assert by_id["train.wav"].captions == ["a train passes", "train horn", "rails", "station"]
+    assert ("gone.wav" in {item for item, _ in ds.skipped})
+
+
+def test_missing_root_and_missing_columns_are_one_line_errors(tmp_path, clotho_root):
+    with pytest.raises(BadInput, match="needs --root"):
+        load_dataset("flickr30k", None)
+    (tmp_path / "ac").mkdir()
+    (tmp_path / "ac" / "test.csv").write_text("youtube_id,caption\nabc,hi\n")
+    with pytest.raises(BadInput, match="missing column"):
+        load_dataset("audiocaps", str(tmp_path / "ac"))
+    with pytest.raises(BadInput, match="unknown split"):
+        load_dataset("clotho", str(clotho_root), "nope")
+
+
+def test_malformed_karpathy_json(tmp_path):
+    (tmp_path / "dataset_flickr30k.json").write_text(json.dumps({"nope": []}))
+    with pytest.raises(BadInput, match="not a Karpathy split file"):
+        load_dataset("flickr30k", str(tmp_path))
+
+
+def test_records_carry_captions(flickr_root):
+    rec = load_dataset("flickr30k", str(flickr_root)).items[0].to_record()
+    assert rec.modality == "image" and rec.uri and len(rec.captions) == 5
