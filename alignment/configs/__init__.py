@@ -1,0 +1,1 @@
+"""Architecture configs (JSON), read by `xmodal.alignment.config`."""

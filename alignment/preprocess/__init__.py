@@ -1,0 +1,1 @@
+"""Decoding raw items (files, bytes, arrays, strings) into tower inputs."""

@@ -1,0 +1,34 @@
+"""Text checks before tokenising: empty captions are errors, huge ones are
+cut early (the tokenizer truncates to the tower's max tokens anyway; the
+character cap only keeps tokenising a 100 MB string from taking minutes)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import BadInput
+
+# ~30 characters per token is far more than any real text needs, so this
+# cap never changes what the tower sees for max_tokens <= 512.
+CHARS_PER_TOKEN_CAP = 30
+
+
+def clean_text(item: Any, max_tokens: int, name: str | None = None) -> str:
+    """Validate one caption/query; returns the (possibly shortened) string."""
+    if isinstance(item, bytes):
+        try:
+            item = item.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(name or "<bytes>", "text is not valid UTF-8") from None
+    if not isinstance(item, str):
+        raise BadInput(name or f"<{type(item).__name__}>", "text must be a string")
+    label = name or (item if len(item) <= 60 else item[:57] + "...")
+    text = item.strip()
+    if not text:
+        raise BadInput(label or "<empty>", "empty text", "give a non-empty caption or query")
+    return text[: max_tokens * CHARS_PER_TOKEN_CAP]
+
+
+def apply_template(template: str, text: str) -> str:
+    """'a picture of {}' + 'a cat' -> 'a picture of a cat'. str.replace, not
+    format(), so braces inside user text are harmless."""
+    return template.replace("{}", text, 1) if "{}" in template else f"{template} {text}".strip()

@@ -1,0 +1,1 @@
+"""Built-in encoder stacks, registered through the `xmodal.encoders` entry points."""

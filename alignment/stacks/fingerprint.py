@@ -1,0 +1,89 @@
+"""Weight fingerprints: sha256 over weight-file hashes and in-memory
+tensors (heads, prompts, random towers). File hashes are cached by
+(path, size, mtime) under the xmodal cache dir so loading stays fast."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import nn
+
+_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """`$XMODAL_CACHE` or `~/.cache/xmodal`."""
+    root = os.environ.get("XMODAL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "xmodal")
+    return Path(root)
+
+
+def _cache_file() -> Path:
+    return cache_dir() / "file-hashes.json"
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, cached by (absolute path, size, mtime_ns)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+    with _lock:
+        cache = _read_cache()
+        if key in cache:
+            return cache[key]
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    with _lock:
+        cache = _read_cache()
+        cache[key] = digest
+        try:
+            target = _cache_file()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cache))
+            os.replace(tmp, target)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return digest
+
+
+def tensors_sha256(module_or_tensors: nn.Module | dict[str, torch.Tensor] | torch.Tensor | None) -> str:
+    """sha256 over names, shapes and bytes of in-memory tensors."""
+    h = hashlib.sha256()
+    if module_or_tensors is None:
+        return h.hexdigest()
+    if isinstance(module_or_tensors, torch.Tensor):
+        items = [("", module_or_tensors)]
+    elif isinstance(module_or_tensors, nn.Module):
+        items = list(module_or_tensors.state_dict().items())
+    else:
+        items = list(module_or_tensors.items())
+    for name, t in sorted(items, key=lambda kv: kv[0]):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def combine(parts: Iterable[str]) -> str:
+    """One fingerprint from labelled parts (order-independent)."""
+    h = hashlib.sha256()
+    for part in sorted(parts):
+        h.update(part.encode())
+        h.update(b"\n")
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Feature extractors (towers) for text, images and audio."""
