@@ -43,7 +43,8 @@ def parse_where(pairs: Iterable[str]) -> dict[str, Any]:
 
 
 def check_where(where: Any) -> dict[str, Any] | None:
-    """Validate a metadata filter: a flat dict of field -> scalar value."""
+    """Validate a metadata filter: field -> scalar (equality) or list of
+    scalars (any of them)."""
     if where is None:
         return None
     if not isinstance(where, dict):
@@ -53,8 +54,9 @@ def check_where(where: Any) -> dict[str, Any] | None:
     for key, value in where.items():
         if not isinstance(key, str) or not key or len(key) > 200:
             raise BadInput("where", f"field name {key!r} is not a non-empty string")
-        if value is not None and not isinstance(value, _SCALARS):
-            raise BadInput(f"where.{key}", "must be a string, number, boolean or null")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if len(values) > 1000 or any(v is not None and not isinstance(v, _SCALARS) for v in values):
+            raise BadInput(f"where.{key}", "must be a string, number, boolean, null or a list of them")
     return where or None
 
 

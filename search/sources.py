@@ -79,7 +79,8 @@ class IndexSource:
 
     def allowed(self, target: str | None, where: dict | None) -> np.ndarray | None:
         """Cached `filters.allowed_labels` for this generation."""
-        key = (target, tuple(sorted((where or {}).items(), key=lambda kv: kv[0])))
+        items = sorted((where or {}).items(), key=lambda kv: kv[0])
+        key = (target, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
         if key not in self._allowed:
             if len(self._allowed) >= _CACHE_SIZE:
                 self._allowed.pop(next(iter(self._allowed)))

@@ -4,6 +4,7 @@ brute force without building FAISS indexes."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,13 +68,16 @@ class FakeIndex:
         return [self.rows_.get(int(l)) for l in labels if int(l) in self.rows_]
 
     def labels_where(self, modality=None, kind=None, where=None):
+        for key in where or {}:
+            if not re.match(r"^[A-Za-z0-9_\-. ]+$", key):
+                raise XmodalError(f"filter field {key!r}: use letters, digits, '_', '-', '.' only")
         out = []
         for r in self.rows_.values():
             if modality and r.modality != modality:
                 continue
             if kind and r.kind != kind:
                 continue
-            if where and any(r.metadata.get(k) != v for k, v in where.items()):
+            if where and not all(_match(r.metadata.get(k), v) for k, v in where.items()):
                 continue
             out.append(r.label)
         return np.array(sorted(out), np.int64)
@@ -90,6 +94,12 @@ class FakeIndex:
     def check_encoder(self, stack):
         if stack.fingerprint != self.manifest.encoder_fingerprint:
             raise XmodalError(f"index built by {self.manifest.encoder_spec}, not {stack.spec}")
+
+
+def _match(have, want):
+    """Indexer semantics: equality, or membership for a list of values;
+    field names the indexer would refuse raise its XmodalError."""
+    return have in want if isinstance(want, (list, tuple)) else have == want
 
 
 class FakeEncoder:
