@@ -1,0 +1,152 @@
+"""Shards -> FAISS index + metadata rows + manifest (one new generation).
+
+Used by a full build (all shards of a corpus) and by `compact`/`rebuild`
+(the live rows' stored vectors). Rows of the previous generation are marked
+deleted at the new generation rather than dropped, so a reader still pinned
+to the previous generation keeps seeing a consistent snapshot.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from xmodal.alignment.errors import XmodalError
+
+from .factory import (DEFAULT_MEMORY, Thresholds, build_index, choose_factory, family_of,
+                      train_sample_size)
+from .manifest import IndexManifest
+from .metadata import NewRow
+from .publish import Writer
+from .shards import read_shard
+from .tune import in_memory_lookup, make_queries, tune
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class IndexOptions:
+    """How to choose and tune the index."""
+
+    memory: int = DEFAULT_MEMORY
+    recall: float = 0.95
+    factory: str | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    tune_queries: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class Encoded:
+    """Identity of the encoder that produced the vectors."""
+
+    spec: str
+    fingerprint: str
+    dim: int
+
+
+def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRow]]:
+    """Concatenate finished shards -> (float32 vectors, rows without labels yet)."""
+    vecs, rows = [], []
+    for name in names:
+        sh = read_shard(index_dir, name)
+        vecs.append(np.asarray(sh.vectors, dtype=np.float32))
+        for i, r in enumerate(sh.rows):
+            rows.append(NewRow(-1, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
+                               r.metadata, name, i))
+    if not vecs:
+        return np.zeros((0, 0), np.float32), []
+    return np.concatenate(vecs), rows
+
+
+def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
+                   factory: str | None, log: Log) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
+    """Choose (unless given), train, add, tune -> (index, factory, search_params, stats)."""
+    n, dim = vectors.shape
+    stats: dict[str, Any] = {}
+    if factory is None:
+        choice = choose_factory(n, dim, opts.memory, opts.recall, opts.thresholds)
+        factory = choice.factory
+        stats["factory_reason"] = choice.reason
+        stats["estimated_bytes"] = choice.est_bytes
+    else:
+        stats["factory_reason"] = "given by --factory"
+    stats["family"] = family_of(factory)
+    rng = np.random.default_rng(opts.seed)
+    n_train = train_sample_size(factory, n)
+    train_rows = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else None
+    log(f"building {factory} over {n} vectors (dim {dim})")
+    t0 = time.perf_counter()
+    index = build_index(factory, vectors, labels, train_rows)
+    stats["index_seconds"] = round(time.perf_counter() - t0, 3)
+    n_q = min(opts.tune_queries, n)
+    queries = make_queries(vectors, n_q, rng, exclude=train_rows)
+    lookup = in_memory_lookup(vectors, labels)
+    t0 = time.perf_counter()
+    result = tune(index, vectors, labels, queries, opts.recall, lookup,
+                  is_pq=stats["family"] == "ivf-pq")
+    stats["tune_seconds"] = round(time.perf_counter() - t0, 3)
+    stats.update(result.stats())
+    if not result.met:
+        log(f"warning: recall target {opts.recall} not reached; best measured recall@10 "
+            f"{result.recall_at_10:.3f} with {result.search_params} (raise --memory or pick --factory)")
+    log(f"tuned {result.search_params}: recall@10 {result.recall_at_10:.3f}, "
+        f"{result.latency_ms_mean:.2f} ms/query")
+    return index, factory, result.search_params, stats
+
+
+def publish_generation(writer: Writer, index: Any, factory: str, search_params: dict[str, Any],
+                       stats: dict[str, Any], enc: Encoded, generation: int,
+                       vector_dtype: str) -> IndexManifest:
+    """Write the index file, checksum, publish the manifest, tidy old state."""
+    meta = writer.open_meta()
+    name = writer.write_index(index, generation)
+    stats = dict(stats)
+    stats["memory_bytes"] = (writer.dir / name).stat().st_size
+    if "rerank" in search_params:
+        stats["memory_note"] = "index file in RAM; re-ranking reads stored vectors (memory-mapped shards)"
+    manifest = IndexManifest(
+        encoder_spec=enc.spec, encoder_fingerprint=enc.fingerprint, dim=enc.dim, factory=factory,
+        index_file=name, generation=generation, search_params=search_params,
+        counts=meta.counts(generation), files=writer.file_entries(name), stats=stats,
+        vector_dtype=vector_dtype)
+    writer.publish(manifest)
+    meta.purge_deleted(generation - 1)
+    _drop_unused_shards(writer)
+    return manifest
+
+
+def _drop_unused_shards(writer: Writer) -> None:
+    """Shards no row refers to any more (compacted away or superseded)."""
+    used = writer.open_meta().shards_in_use()
+    shard_dir = writer.dir / "shards"
+    if not shard_dir.is_dir():
+        return
+    for p in shard_dir.glob("*.npy"):
+        if p.stem not in used and p.stem.startswith("g"):
+            p.unlink(missing_ok=True)
+            p.with_suffix(".json").unlink(missing_ok=True)
+
+
+def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts: IndexOptions,
+                 vector_dtype: str = "float16", log: Log = lambda s: None) -> IndexManifest:
+    """Full build: every row of `shard_names` becomes the new generation."""
+    vectors, rows = load_shards(writer.dir, shard_names)
+    if not rows:
+        raise XmodalError("nothing to index: every item was skipped (see build-report.json)")
+    if vectors.shape[1] != enc.dim:
+        raise XmodalError(f"shards hold dim {vectors.shape[1]} vectors but the encoder gives {enc.dim}; "
+                          "delete the shards folder and rebuild")
+    meta = writer.open_meta()
+    generation = writer.generation + 1
+    start = meta.next_label()
+    labels = np.arange(start, start + len(rows), dtype=np.int64)
+    for r, lab in zip(rows, labels):
+        r.label = int(lab)
+    index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log)
+    old = [lab for lab, _, _ in meta.live_rows_all()]
+    meta.mark_deleted(old, generation)  # the previous build, still visible to its readers
+    meta.insert(rows, generation)
+    return publish_generation(writer, index, factory, params, stats, enc, generation, vector_dtype)

@@ -1,0 +1,271 @@
+"""SQLite metadata store: one row per indexed vector, keyed by its FAISS label.
+
+Rows carry the generation that added them (`gen_added`) and the one that
+deleted them (`gen_deleted`), so a reader pinned to generation g sees
+exactly the rows of that generation while a writer prepares g+1 (snapshot
+reads without copying the database). WAL mode keeps readers and the single
+writer from blocking each other.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from xmodal.alignment.errors import XmodalError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    label       INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL,
+    modality    TEXT NOT NULL,
+    kind        TEXT NOT NULL DEFAULT 'item',
+    parent_id   TEXT,
+    uri         TEXT,
+    text        TEXT,
+    metadata    TEXT NOT NULL DEFAULT '{}',
+    shard       TEXT NOT NULL,
+    shard_row   INTEGER NOT NULL,
+    gen_added   INTEGER NOT NULL,
+    gen_deleted INTEGER,
+    deleted     INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rows_live_id ON rows(id) WHERE gen_deleted IS NULL;
+CREATE INDEX IF NOT EXISTS rows_id ON rows(id);
+CREATE INDEX IF NOT EXISTS rows_parent ON rows(parent_id);
+CREATE INDEX IF NOT EXISTS rows_modality ON rows(modality, kind);
+"""
+
+_CHUNK = 900  # stay under SQLite's host-parameter limit on old builds
+_KEY = re.compile(r"^[A-Za-z0-9_\-. ]+$")
+
+
+@dataclass
+class Row:
+    """One indexed vector: an item, or a caption of an item (`parent_id`)."""
+
+    label: int
+    id: str
+    modality: str
+    kind: str
+    parent_id: str | None
+    uri: str | None
+    text: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewRow:
+    """A row to insert, with where its vector lives (shard file + row)."""
+
+    label: int
+    id: str
+    modality: str
+    kind: str
+    parent_id: str | None
+    uri: str | None
+    text: str | None
+    metadata: dict[str, Any]
+    shard: str
+    shard_row: int
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _visible(gen: int | None) -> tuple[str, list[Any]]:
+    """SQL condition for rows live at generation `gen` (None: latest state)."""
+    if gen is None:
+        return "gen_deleted IS NULL", []
+    return "gen_added <= ? AND (gen_deleted IS NULL OR gen_deleted > ?)", [gen, gen]
+
+
+class MetaStore:
+    """The metadata database of one index directory."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        if readonly:
+            if not self.path.is_file():
+                raise XmodalError(f"{self.path}: metadata database missing; rebuild the index")
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA busy_timeout=10000")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- writer side -------------------------------------------------
+    def insert(self, rows: Sequence[NewRow], generation: int) -> None:
+        """Insert rows added by `generation` (not yet visible to older readers)."""
+        with self._lock, self.db:
+            self.db.executemany(
+                "INSERT INTO rows (label, id, modality, kind, parent_id, uri, text, metadata,"
+                " shard, shard_row, gen_added) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(r.label, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
+                  json.dumps(r.metadata, sort_keys=True), r.shard, r.shard_row, generation)
+                 for r in rows],
+            )
+
+    def mark_deleted(self, labels: Sequence[int], generation: int) -> None:
+        with self._lock, self.db:
+            for part in _chunks([int(x) for x in labels]):
+                q = ",".join("?" * len(part))
+                self.db.execute(
+                    f"UPDATE rows SET gen_deleted=?, deleted=1 WHERE label IN ({q})"
+                    " AND gen_deleted IS NULL", [generation, *part])
+
+    def rollback_after(self, generation: int) -> None:
+        """Undo rows written by an update that never published its manifest."""
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM rows WHERE gen_added > ?", [generation])
+            self.db.execute("UPDATE rows SET gen_deleted=NULL, deleted=0 WHERE gen_deleted > ?",
+                            [generation])
+
+    def purge_deleted(self, upto_generation: int) -> int:
+        """Drop rows deleted at or before `upto_generation` for good (no
+        reader pinned to a kept generation can still see them)."""
+        with self._lock, self.db:
+            cur = self.db.execute("DELETE FROM rows WHERE gen_deleted <= ?", [upto_generation])
+            return cur.rowcount
+
+    def live_rows_all(self) -> list[tuple[int, str, int]]:
+        """(label, shard, shard_row) of every live row, by label."""
+        with self._lock:
+            return [(int(a), b, int(c)) for a, b, c in self.db.execute(
+                "SELECT label, shard, shard_row FROM rows WHERE gen_deleted IS NULL ORDER BY label")]
+
+    def shards_in_use(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self.db.execute("SELECT DISTINCT shard FROM rows")}
+
+    def next_label(self) -> int:
+        (m,) = self.db.execute("SELECT MAX(label) FROM rows").fetchone()
+        return 0 if m is None else int(m) + 1
+
+    def live_labels(self, ids: Sequence[str], with_captions: bool = True) -> dict[str, list[int]]:
+        """Labels of live rows with these ids (and their captions' rows)."""
+        out: dict[str, list[int]] = {}
+        for part in _chunks(list(ids)):
+            q = ",".join("?" * len(part))
+            sql = f"SELECT id, label FROM rows WHERE gen_deleted IS NULL AND id IN ({q})"
+            params = list(part)
+            if with_captions:
+                sql += f" UNION ALL SELECT parent_id, label FROM rows WHERE gen_deleted IS NULL" \
+                       f" AND kind='caption' AND parent_id IN ({q})"
+                params += list(part)
+            for key, label in self.db.execute(sql, params):
+                out.setdefault(key, []).append(int(label))
+        return out
+
+    # ---- reader side -------------------------------------------------
+    def rows(self, labels: Sequence[int]) -> list[Row | None]:
+        """Rows in the order of `labels`; None where a label is unknown."""
+        found: dict[int, Row] = {}
+        ints = [int(x) for x in labels if int(x) >= 0]
+        with self._lock:
+            for part in _chunks(ints):
+                q = ",".join("?" * len(part))
+                cur = self.db.execute(
+                    "SELECT label, id, modality, kind, parent_id, uri, text, metadata FROM rows"
+                    f" WHERE label IN ({q})", list(part))
+                for lab, id_, mod, kind, parent, uri, text, meta in cur:
+                    found[lab] = Row(lab, id_, mod, kind, parent, uri, text, json.loads(meta))
+        return [found.get(int(x)) for x in labels]
+
+    def locations(self, labels: Sequence[int]) -> dict[int, tuple[str, int]]:
+        """label -> (shard file, row in it), where the stored vector lives."""
+        out: dict[int, tuple[str, int]] = {}
+        with self._lock:
+            for part in _chunks([int(x) for x in labels]):
+                q = ",".join("?" * len(part))
+                for lab, shard, row in self.db.execute(
+                        f"SELECT label, shard, shard_row FROM rows WHERE label IN ({q})", list(part)):
+                    out[int(lab)] = (shard, int(row))
+        return out
+
+    def labels_where(self, gen: int | None, modality: str | None = None, kind: str | None = None,
+                     where: dict[str, Any] | None = None) -> np.ndarray:
+        """Labels visible at `gen` matching the filters, sorted ascending.
+
+        `where` maps a metadata field to a value (equality) or a list/tuple/set
+        of values (`in`); dotted names reach into nested objects."""
+        cond, params = _visible(gen)
+        sql = [f"SELECT label FROM rows WHERE {cond}"]
+        if modality is not None:
+            sql.append("AND modality = ?")
+            params.append(modality)
+        if kind is not None:
+            sql.append("AND kind = ?")
+            params.append(kind)
+        for key, value in (where or {}).items():
+            if not isinstance(key, str) or not _KEY.match(key):
+                raise XmodalError(f"filter field {key!r}: use letters, digits, '_', '-', '.' only")
+            path = "$" + "".join(f'."{part}"' for part in key.split("."))
+            if isinstance(value, (list, tuple, set, frozenset)):
+                values = [_sql_value(v) for v in value]
+                if not values:
+                    return np.zeros(0, np.int64)
+                sql.append(f"AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})")
+                params += [path, *values]
+            else:
+                sql.append("AND json_extract(metadata, ?) = ?")
+                params += [path, _sql_value(value)]
+        sql.append("ORDER BY label")
+        with self._lock:
+            got = self.db.execute(" ".join(sql), params).fetchall()
+        return np.fromiter((r[0] for r in got), dtype=np.int64, count=len(got))
+
+    def deleted_labels(self, gen: int) -> np.ndarray:
+        """Labels deleted at or before `gen` (tombstones some index types still hold)."""
+        with self._lock:
+            got = self.db.execute(
+                "SELECT label FROM rows WHERE gen_deleted IS NOT NULL AND gen_deleted <= ?",
+                [gen]).fetchall()
+        return np.fromiter((r[0] for r in got), dtype=np.int64, count=len(got))
+
+    def label_of(self, id_: str, gen: int | None) -> int | None:
+        cond, params = _visible(gen)
+        with self._lock:
+            got = self.db.execute(f"SELECT label FROM rows WHERE id = ? AND {cond}",
+                                  [id_, *params]).fetchone()
+        return None if got is None else int(got[0])
+
+    def counts(self, gen: int | None) -> dict[str, int]:
+        """Live vectors per modality (items) and per kind, plus totals."""
+        cond, params = _visible(gen)
+        out: dict[str, int] = {}
+        with self._lock:
+            for mod, kind, n in self.db.execute(
+                    f"SELECT modality, kind, COUNT(*) FROM rows WHERE {cond} GROUP BY modality, kind",
+                    params):
+                key = mod if kind == "item" else kind
+                out[key] = out.get(key, 0) + n
+            (dead,) = self.db.execute("SELECT COUNT(*) FROM rows WHERE gen_deleted IS NOT NULL").fetchone()
+        out["total"] = sum(v for k, v in out.items())
+        out["deleted"] = int(dead)
+        return out
+
+
+def _sql_value(v: Any) -> Any:
+    """JSON scalars as json_extract returns them (booleans are 0/1)."""
+    if isinstance(v, bool):
+        return int(v)
+    if v is None or isinstance(v, (int, float, str)):
+        return v
+    raise XmodalError(f"filter value {v!r}: only strings, numbers, booleans or lists of them")

@@ -1,0 +1,114 @@
+"""Writer side of an index directory: one writer at a time (a lock file),
+generations written beside the live one, and the manifest rename as the
+single commit point. Anything a crashed writer left behind (index files of
+an unpublished generation, metadata rows it added) is rolled back the next
+time a writer opens the directory."""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import faiss
+
+from xmodal.alignment.errors import XmodalError
+
+from .manifest import (META_NAME, MANIFEST_NAME, SHARDS_DIR, IndexManifest, file_entry, fsync_dir,
+                       index_file_name, publish_manifest, read_manifest)
+from .metadata import MetaStore
+
+LOCK_NAME = ".writer.lock"
+KEEP_GENERATIONS = 2  # readers pinned to the previous generation keep working
+
+
+class Writer:
+    """Exclusive writer of one index directory (use as a context manager)."""
+
+    def __init__(self, index_dir: str | Path, create: bool = False):
+        self.dir = Path(index_dir)
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        elif not (self.dir / MANIFEST_NAME).is_file():
+            read_manifest(self.dir)  # raises the "not an xmodal index" line
+        self._lock_fh = open(self.dir / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_fh.close()
+            raise XmodalError(f"{self.dir}: another xmodal process is writing this index; "
+                              "wait for it to finish") from None
+        self.manifest: IndexManifest | None = (
+            read_manifest(self.dir) if (self.dir / MANIFEST_NAME).is_file() else None)
+        self.meta: MetaStore | None = None
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation if self.manifest else 0
+
+    def open_meta(self) -> MetaStore:
+        """The metadata store, with any unpublished writes rolled back."""
+        if self.meta is None:
+            self.meta = MetaStore(self.dir / META_NAME)
+            self.meta.rollback_after(self.generation)
+        return self.meta
+
+    def write_index(self, index: faiss.Index, generation: int) -> str:
+        """Write the FAISS file of `generation` atomically; returns its name."""
+        name = index_file_name(generation)
+        tmp = self.dir / f".{name}.tmp"
+        faiss.write_index(index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.dir / name)
+        fsync_dir(self.dir)
+        return name
+
+    def file_entries(self, index_name: str) -> dict[str, dict]:
+        """Checksums of the index file and of every (immutable) shard file.
+
+        The live SQLite database is not checksummed: it changes in place
+        under WAL; its consistency comes from the generation columns."""
+        prev = self.manifest.files if self.manifest else {}
+        files = {index_name: file_entry(self.dir / index_name)}
+        shard_dir = self.dir / SHARDS_DIR
+        if shard_dir.is_dir():
+            for p in sorted(shard_dir.iterdir()):
+                if p.name.startswith("."):
+                    continue
+                rel = f"{SHARDS_DIR}/{p.name}"
+                old = prev.get(rel)
+                if old and old.get("bytes") == p.stat().st_size:
+                    files[rel] = old  # shards never change once finished
+                else:
+                    files[rel] = file_entry(p)
+        return files
+
+    def publish(self, manifest: IndexManifest) -> None:
+        """Commit: atomically replace the manifest, then drop old generations."""
+        publish_manifest(self.dir, manifest)
+        self.manifest = manifest
+        self._collect(manifest.generation)
+
+    def _collect(self, generation: int) -> None:
+        for p in self.dir.glob("index.*.faiss"):
+            try:
+                gen = int(p.name.split(".")[1])
+            except (IndexError, ValueError):
+                continue
+            if gen <= generation - KEEP_GENERATIONS or gen > generation:
+                p.unlink(missing_ok=True)
+        for p in self.dir.glob(".index.*.faiss.tmp"):
+            p.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.meta is not None:
+            self.meta.close()
+            self.meta = None
+        fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+        self._lock_fh.close()
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

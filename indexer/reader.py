@@ -1,0 +1,158 @@
+"""The read API the search layer uses: `open_index(path)`.
+
+A reader pins the generation named by the manifest it opened: the FAISS file
+of that generation (memory-mapped where the index type allows) and the
+metadata rows visible at that generation. Writers publish new generations
+beside it; `is_stale()` tells the caller to reopen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import faiss
+import numpy as np
+
+from xmodal.alignment.errors import XmodalError
+
+from .manifest import META_NAME, IndexManifest, read_generation, read_manifest
+from .metadata import MetaStore, Row
+from .searching import exact_search, search as faiss_search
+from .shards import VectorStore
+
+# Below this many allowed labels a filtered search is answered exactly from
+# the stored vectors: cheaper than probing an ANN structure for a few ids,
+# and it never comes back short because the ids sat in unprobed lists.
+EXACT_FILTER_LIMIT = 4096
+
+
+def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
+    """Read a FAISS file, memory-mapped when the index type supports it."""
+    if not path.is_file():
+        raise XmodalError(f"{path}: index file missing; the index is damaged, rebuild it")
+    if mmap:
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            pass  # this index type cannot be mapped; load it into memory
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise XmodalError(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]}); rebuild it") from None
+
+
+class IndexReader:
+    """A read-only view of one generation of an index directory."""
+
+    def __init__(self, path: str | Path, mmap: bool = True):
+        self.path = Path(path)
+        self.manifest: IndexManifest = read_manifest(self.path)
+        self.generation = self.manifest.generation
+        self.index = load_faiss(self.path / self.manifest.index_file, mmap)
+        if self.index.d != self.manifest.dim:
+            raise XmodalError(f"{self.path}: index dim {self.index.d} != manifest dim "
+                              f"{self.manifest.dim}; the index is damaged, rebuild it")
+        self.meta = MetaStore(self.path / META_NAME, readonly=True)
+        self.store = VectorStore(self.path, self.manifest.dim)
+        # Deleted rows some index types (HNSW) still hold: always filtered out.
+        self._tombstones = self.meta.deleted_labels(self.generation)
+
+    # ---- search ------------------------------------------------------
+    def search(self, q: np.ndarray, k: int, labels: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k inner-product search -> (scores (n,k), labels (n,k) int64, -1 padded).
+
+        `labels` restricts results to that allowed set (pre-filter)."""
+        q = np.asarray(q, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != self.manifest.dim:
+            raise XmodalError(f"query vectors have shape {q.shape}; this index "
+                              f"({self.path}) needs (n, {self.manifest.dim})")
+        k = int(k)
+        sp = self.manifest.search_params
+        if labels is not None:
+            allowed = np.setdiff1d(np.asarray(labels, dtype=np.int64), self._tombstones)
+            allowed = allowed[allowed >= 0]
+            if len(allowed) == 0:
+                return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+            if len(allowed) <= EXACT_FILTER_LIMIT:
+                return self._exact(q, k, allowed)
+            sel = faiss.IDSelectorBatch(allowed)
+            return faiss_search(self.index, q, k, sp, sel, self.vectors)
+        if len(self._tombstones):
+            inner = faiss.IDSelectorBatch(self._tombstones)
+            sel = faiss.IDSelectorNot(inner)
+            scores, found = faiss_search(self.index, q, k, sp, sel, self.vectors)
+            del inner  # kept alive until here: `sel` points into it
+            return scores, found
+        return faiss_search(self.index, q, k, sp, None, self.vectors)
+
+    def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vecs = self.vectors(allowed)
+        scores, found = exact_search(vecs, q, min(k, len(allowed)), allowed)
+        if scores.shape[1] < k:
+            pad = k - scores.shape[1]
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+            found = np.pad(found, ((0, 0), (0, pad)), constant_values=-1)
+        return scores.astype(np.float32), found.astype(np.int64)
+
+    # ---- metadata ----------------------------------------------------
+    def rows(self, labels: Sequence[int] | np.ndarray) -> list[Row]:
+        """Rows for these labels, in order; unknown labels raise XmodalError."""
+        got = self.meta.rows([int(x) for x in labels])
+        missing = [int(lab) for lab, r in zip(labels, got) if r is None]
+        if missing:
+            raise XmodalError(f"{self.path}: unknown label(s) {missing[:5]}")
+        return got  # type: ignore[return-value]
+
+    def labels_where(self, modality: str | None = None, kind: str | None = None,
+                     where: dict[str, Any] | None = None) -> np.ndarray:
+        """Labels live in this generation matching modality/kind/metadata filters."""
+        return self.meta.labels_where(self.generation, modality, kind, where)
+
+    def label_of(self, id: str) -> int | None:
+        """The label of a live row with this id, or None."""
+        return self.meta.label_of(id, self.generation)
+
+    def vectors(self, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Stored vectors (float32 (n, d)) for exact re-scoring / more-like-this."""
+        labels = np.asarray(labels, dtype=np.int64).ravel()
+        locs = self.meta.locations(labels)
+        missing = [int(x) for x in labels if int(x) not in locs]
+        if missing:
+            raise XmodalError(f"{self.path}: no stored vector for label(s) {missing[:5]}")
+        return self.store.gather([locs[int(x)] for x in labels])
+
+    # ---- freshness / compatibility ------------------------------------
+    def is_stale(self) -> bool:
+        """True when a newer generation has been published since opening."""
+        gen = read_generation(self.path)
+        return gen is not None and gen != self.generation
+
+    def check_encoder(self, stack: Any) -> None:
+        """Refuse a query encoder other than the one that built the index."""
+        m = self.manifest
+        spec, fp = getattr(stack, "spec", None), getattr(stack, "fingerprint", None)
+        if fp != m.encoder_fingerprint or (spec or "").strip() != m.encoder_spec.strip():
+            raise XmodalError(
+                f"index {self.path} was built with encoder '{m.encoder_spec}' "
+                f"(fingerprint {m.encoder_fingerprint[:12]}) but the query encoder is '{spec}' "
+                f"(fingerprint {str(fp)[:12]}): query with --model {m.encoder_spec} or rebuild the index")
+        dim = getattr(stack, "dim", m.dim)
+        if dim != m.dim:
+            raise XmodalError(f"index {self.path} has dim {m.dim} but encoder '{spec}' gives {dim}")
+
+    def close(self) -> None:
+        self.meta.close()
+
+    def __enter__(self) -> "IndexReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_index(path: str | Path, mmap: bool = True) -> IndexReader:
+    """Open an index directory read-only; the manifest is the only entry point."""
+    return IndexReader(path, mmap)

@@ -1,0 +1,110 @@
+"""One search routine shared by tuning and the read API, so the recall the
+tuner measures is the recall readers get: FAISS search with the tuned
+parameters (nprobe / efSearch), an optional id pre-filter, and optional
+exact re-ranking of `rerank` x k candidates against the stored vectors."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import faiss
+import numpy as np
+
+VectorsOf = Callable[[np.ndarray], np.ndarray]
+
+
+def _inner(index: faiss.Index) -> faiss.Index:
+    """Strip ID maps / pre-transforms to find the index doing the search."""
+    index = faiss.downcast_index(index)
+    while isinstance(index, (faiss.IndexIDMap2, faiss.IndexIDMap, faiss.IndexPreTransform)):
+        index = faiss.downcast_index(index.index)
+    return index
+
+
+def index_kind(index: faiss.Index) -> str:
+    """'ivf', 'hnsw' or 'flat' (what the tunable knob is)."""
+    inner = _inner(index)
+    if isinstance(inner, faiss.IndexIVF):
+        return "ivf"
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    return "flat"
+
+
+def supports_remove(index: faiss.Index) -> bool:
+    """HNSW graphs cannot drop nodes; those deletions stay as tombstones."""
+    return index_kind(index) != "hnsw"
+
+
+def make_params(index: faiss.Index, search_params: dict[str, Any],
+                sel: faiss.IDSelector | None) -> faiss.SearchParameters | None:
+    kind = index_kind(index)
+    if kind == "ivf":
+        p = faiss.SearchParametersIVF()
+        p.nprobe = int(search_params.get("nprobe", 1))
+    elif kind == "hnsw":
+        p = faiss.SearchParametersHNSW()
+        p.efSearch = int(search_params.get("efSearch", 16))
+    elif sel is not None:
+        p = faiss.SearchParameters()
+    else:
+        return None
+    if sel is not None:
+        p.sel = sel
+    return p
+
+
+def search(index: faiss.Index, q: np.ndarray, k: int, search_params: dict[str, Any] | None = None,
+           sel: faiss.IDSelector | None = None,
+           vectors_of: VectorsOf | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by inner product -> (scores (n,k) float32, labels (n,k) int64, -1 padded)."""
+    sp = search_params or {}
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    n = len(q)
+    if n == 0 or k <= 0:
+        return np.zeros((n, max(k, 0)), np.float32), np.full((n, max(k, 0)), -1, np.int64)
+    rerank = int(sp.get("rerank", 1) or 1)
+    k_fetch = k * rerank if (rerank > 1 and vectors_of is not None) else k
+    params = make_params(index, sp, sel)
+    scores, labels = index.search(q, k_fetch, params=params)
+    if k_fetch == k:
+        return scores, labels
+    return exact_rerank(q, labels, k, vectors_of)
+
+
+def exact_rerank(q: np.ndarray, cand: np.ndarray, k: int, vectors_of: VectorsOf) -> tuple[np.ndarray, np.ndarray]:
+    """Re-score candidate labels exactly with their stored vectors; keep top k."""
+    valid = cand >= 0
+    scores = np.full(cand.shape, -np.inf, np.float32)
+    if valid.any():
+        uniq, inv = np.unique(cand[valid], return_inverse=True)
+        vecs = vectors_of(uniq)
+        rows = np.nonzero(valid)[0]
+        scores[valid] = np.einsum("ij,ij->i", vecs[inv], q[rows])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_s = np.take_along_axis(scores, order, 1)
+    top_l = np.take_along_axis(cand, order, 1)
+    top_l[~np.isfinite(top_s)] = -1
+    top_s[~np.isfinite(top_s)] = -np.inf
+    return top_s.astype(np.float32), top_l.astype(np.int64)
+
+
+def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force reference (IndexFlatIP), labels mapped through `labels`."""
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    s, i = flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
+    if labels is not None:
+        i = np.where(i >= 0, labels[np.maximum(i, 0)], -1)
+    return s, i
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
+    """Mean |found_k ∩ truth_k| / k over queries (-1 padding never counts)."""
+    hits = 0
+    total = 0
+    for f, t in zip(found[:, :k], truth[:, :k]):
+        t_set = set(int(x) for x in t if x >= 0)
+        hits += len(t_set & set(int(x) for x in f if x >= 0))
+        total += len(t_set)
+    return hits / max(total, 1)
