@@ -87,22 +87,10 @@ class _Source:
         try:
             self._file = sf.SoundFile(src)
         except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError
-            if isinstance(src, str):
-                self._fallback(src, exc)
-                return
-            raise BadInput(name, f"not a readable audio file: {exc}") from None
+            raise BadInput(name, f"not a readable audio file: {exc}",
+                           "readable formats: wav, flac, ogg/opus, mp3, aiff") from None
         self.rate = int(self._file.samplerate)
         self.frames = int(self._file.frames)
-
-    def _fallback(self, path: str, first: Exception) -> None:
-        """Formats libsndfile cannot read: try librosa's other backends."""
-        import librosa
-
-        try:
-            wav, rate = librosa.load(path, sr=None, mono=True)
-        except Exception:
-            raise BadInput(self.name, f"not a readable audio file: {first}") from None
-        self._array, self.rate, self.frames = wav.astype(np.float32), int(rate), len(wav)
 
     def read(self, start: int, n: int) -> np.ndarray:
         if self._array is not None:
@@ -173,10 +161,9 @@ def log_mel(windows: np.ndarray, cfg: AudioConfig) -> np.ndarray:
         y=windows, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
         n_mels=cfg.n_mels, power=2.0,
     )
-    out = np.empty_like(mels, dtype=np.float32)
-    for i in range(mels.shape[0]):
-        out[i] = librosa.power_to_db(mels[i], ref=np.max, top_db=80.0) / 40.0 + 1.0
-    return out
+    peak = np.maximum(mels.max(axis=(1, 2), keepdims=True), 1e-20)
+    db = 10.0 * np.log10(np.maximum(mels / peak, 1e-8))  # 0 dB at the peak, floor -80 dB
+    return (db / 40.0 + 1.0).astype(np.float32)
 
 
 def prepare_audio(item: Any, cfg: AudioConfig, name: str | None = None) -> np.ndarray:

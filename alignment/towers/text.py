@@ -8,7 +8,9 @@ is what prompt training (alignment/) uses through `TextTower.features`.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -101,7 +103,8 @@ def build_text_tower(cfg: TextConfig, seed: int) -> tuple[TextTower, list[Path]]
         # ourselves to be able to splice soft prompts into the embeddings.
         from sentence_transformers import SentenceTransformer
 
-        st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        with _quiet_transformers():
+            st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         bert = st[0].auto_model
         max_tokens = min(cfg.max_tokens, st.max_seq_length)
         return TextTower(bert, st.tokenizer, max_tokens), [path / "model.safetensors"]
@@ -122,6 +125,20 @@ def build_text_tower(cfg: TextConfig, seed: int) -> tuple[TextTower, list[Path]]
             bert = BertModel(bcfg, add_pooling_layer=False)
         return TextTower(bert, _tokenizer(path, cfg.max_tokens), cfg.max_tokens), [path / "vocab.txt"]
     raise ValueError(f"unknown text tower kind {cfg.kind!r}")
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Hide transformers' per-load progress bar (noise on every CLI call)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _vocab_size(path: Path) -> int:
