@@ -1,0 +1,63 @@
+"""`xmodal data`: fetch and list the training corpora."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..data import CORPORA, corpus_dir, describe, fetch as fetch_corpus, is_fetched, summary
+
+
+def _emit(rows: list[dict], as_json: bool, columns: list[str]) -> None:
+    """JSON Lines when piped or --json, else a readable table."""
+    if as_json or not sys.stdout.isatty():
+        for r in rows:
+            click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True))
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def _row(name: str, cache: str | None) -> dict:
+    s = summary(name, cache) or {}
+    return {"name": name, "fetched": is_fetched(name, cache),
+            "items": s.get("items", ""), "by_modality": s.get("by_modality", ""),
+            "skipped": s.get("skipped", ""), "splits": s.get("splits", ""),
+            "path": str(corpus_dir(name, cache)), "description": describe(name)}
+
+
+@click.group()
+def data() -> None:
+    """Training corpora from Debian packages (cached, never in the repo)."""
+
+
+@data.command("list")
+@click.option("--cache", type=click.Path(file_okay=False), default=None,
+              help="Cache root (default: $XMODAL_CACHE or ~/.cache/xmodal).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def list_cmd(cache: str | None, as_json: bool) -> None:
+    """Show the known corpora and which are fetched."""
+    rows = [_row(n, cache) for n in CORPORA]
+    _emit(rows, as_json, ["name", "fetched", "items", "skipped", "description"])
+
+
+@data.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--cache", type=click.Path(file_okay=False), default=None,
+              help="Cache root (default: $XMODAL_CACHE or ~/.cache/xmodal); "
+                   "corpora go to CACHE/data/NAME.")
+@click.option("--force", is_flag=True, help="Rebuild captions and splits (downloads are kept).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def fetch_cmd(names: tuple[str, ...], cache: str | None, force: bool, as_json: bool) -> None:
+    """Download and build corpora NAMES (or `all`); resumable and idempotent."""
+    wanted = list(CORPORA) if names == ("all",) else list(names)
+    for n in wanted:
+        describe(n)  # unknown names fail before any download
+    rows = []
+    for n in wanted:
+        fetch_corpus(n, cache, force=force)
+        rows.append(_row(n, cache))
+    _emit(rows, as_json, ["name", "items", "by_modality", "skipped", "splits", "path"])
