@@ -1,0 +1,123 @@
+"""`xmodal search` and `xmodal serve`: thin click wrappers over `Engine`
+and the HTTP app.
+
+Exit codes of `xmodal search` (for scripts):
+  0  at least one hit was printed
+  1  the search ran but found nothing (e.g. a filter matched no item)
+  2  user error (bad index path, bad query, bad option): one `error:` line
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from xmodal.alignment.cli.root import fail
+from xmodal.alignment.errors import BadInput, XmodalError
+
+from .filters import parse_where
+from .output import hits_jsonl, hits_table
+from .query import TARGETS, Query
+
+EXIT_HITS, EXIT_NO_RESULTS, EXIT_USER_ERROR = 0, 1, 2
+
+
+def _embedding(value: str) -> list[float]:
+    """`--embedding '[0.1, ...]'` or `--embedding @vector.json`."""
+    source = "--embedding"
+    if value.startswith("@"):
+        source = value[1:]
+        try:
+            value = Path(source).read_text()
+        except OSError as exc:
+            raise BadInput(source, f"cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise BadInput(source, "is not JSON", "give a JSON list of numbers") from None
+    if not isinstance(data, list):
+        raise BadInput(source, "is not a JSON list of numbers")
+    return data
+
+
+def _query(text, image, audio, embedding, item_id) -> Query:
+    return Query(
+        text=text,
+        image=str(image) if image else None,
+        audio=str(audio) if audio else None,
+        embedding=_embedding(embedding) if embedding is not None else None,
+        id=item_id,
+    )
+
+
+@click.command()
+@click.argument("index", type=click.Path(path_type=Path))
+@click.argument("query_text", required=False)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Search with this image file.")
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Search with this sound file.")
+@click.option("--embedding", metavar="JSON", help="Query vector as a JSON list (or @file.json).")
+@click.option("--id", "item_id", help="More like this indexed item.")
+@click.option("-k", "--k", "k", type=int, default=10, show_default=True, help="Number of results.")
+@click.option("--target", type=click.Choice([*TARGETS, "all"]), default="all", show_default=True,
+              help="Result modality (captions count as text).")
+@click.option("--where", "where_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Keep only items whose metadata field equals VALUE (repeatable).")
+@click.option("--dedup", type=float, default=None, metavar="COS",
+              help="Collapse results at least this cosine-similar to a better one, e.g. 0.95.")
+@click.option("--rescore", is_flag=True, help="Re-rank ANN candidates exactly with stored vectors.")
+@click.option("--json", "as_json", is_flag=True, default=None, help="JSON Lines even on a terminal.")
+@click.option("--table", "as_table", is_flag=True, help="Table even when piped.")
+def search(index, query_text, image, audio, embedding, item_id, k, target, where_pairs,
+           dedup, rescore, as_json, as_table) -> None:
+    """Search INDEX with QUERY_TEXT, an image, a sound, a vector or an id.
+
+    Prints a table on a terminal and JSON Lines when piped (or with --json).
+    Exit status: 0 hits found, 1 no results, 2 user error."""
+    from .engine import Engine
+
+    try:
+        query = _query(query_text, image, audio, embedding, item_id)
+        where = parse_where(where_pairs)
+        hits = Engine.open(str(index)).search(query, k=k, target=target, where=where,
+                                              dedup=dedup, rescore=rescore)
+    except XmodalError as exc:
+        fail(str(exc), EXIT_USER_ERROR)
+        return
+    use_json = bool(as_json) or (not as_table and not sys.stdout.isatty())
+    if hits:
+        click.echo(hits_jsonl(hits) if use_json else hits_table(hits), nl=False)
+    if not hits:
+        click.echo("no results", err=True)
+        sys.exit(EXIT_NO_RESULTS)
+
+
+@click.command()
+@click.argument("indexes", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; keep loopback unless behind a proxy.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--media-root", "media_roots", multiple=True, type=click.Path(file_okay=False),
+              help="Directory media may be served from (repeatable); added to the corpus "
+                   "roots the index manifests record.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(indexes, host, port, media_roots, log_level) -> None:
+    """Serve INDEXES (same encoder) over HTTP: API at /search, docs at
+    /docs, the web page at /."""
+    import uvicorn
+
+    from .app import create_app
+    from .engine import Engine
+
+    try:
+        engine = Engine.open([str(p) for p in indexes])
+    except XmodalError as exc:
+        fail(str(exc), EXIT_USER_ERROR)
+        return
+    app = create_app(engine, media_roots=[str(r) for r in media_roots])
+    click.echo(f"serving {', '.join(s.name for s in engine.sources)} on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
