@@ -1,0 +1,89 @@
+"""`xmodal bench ...`: thin click commands over the benchmark library.
+
+Every run writes report.json, summary.md and PNG plots into --out, and
+prints the summary (or, with --json / when piped, the report as one JSON
+line)."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .report import compare_markdown, load_report, write_report
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The invocation, rebuilt from the parsed options (for the report)."""
+    parts = ["xmodal", "bench", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if not isinstance(param, click.Option) or value in (None, False, ()):
+            continue
+        flag = param.opts[0] if not param.is_flag or value else param.secondary_opts[0]
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (tuple, list)):
+            parts += [flag, *[str(v) for v in value]]
+        else:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _finish(ctx: click.Context, benchmark: str, out: str, params: dict[str, Any],
+            results: dict[str, Any], md: str, compare: str | None, as_json: bool) -> None:
+    path = write_report(out, benchmark, _command_line(ctx), params, results, md)
+    report = json.loads(path.read_text())
+    if compare:
+        md = md + "\n\n" + compare_markdown(report, load_report(compare), compare)
+        (Path(out) / "summary.md").write_text(md + "\n")
+    if as_json or not sys.stdout.isatty():
+        click.echo(json.dumps(report))
+    else:
+        click.echo(md)
+        click.echo(f"\nreport: {path}")
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: retrieval recall@k, ANN trade-offs, throughput."""
+
+
+_compare = click.option("--compare", type=click.Path(dir_okay=False), default=None,
+                        help="An older report.json: print the deltas against it.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON line.")
+
+
+@bench.command("ann")
+@click.option("--vectors", required=True, help="INDEX_DIR or synthetic:NxD[:seed].")
+@click.option("--recall", "recalls", type=float, multiple=True, help="Recall@10 targets (repeatable).")
+@click.option("--memory", default="2G", show_default=True, help="Index memory budget, e.g. 2G.")
+@click.option("--queries", "n_queries", type=int, default=1000, show_default=True,
+              help="Held-out queries.")
+@click.option("--no-autofaiss", is_flag=True, help="Do not run autofaiss even if its venv exists.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@_compare
+@_json
+@click.argument("extra_recalls", nargs=-1, type=float)
+@click.pass_context
+def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory: str, n_queries: int,
+            no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
+            extra_recalls: tuple[float, ...]) -> None:
+    """Sweep FAISS index families: recall@10 vs QPS vs memory vs build time.
+
+    `--recall 0.9 0.95 0.99` works: values after the first are taken too."""
+    from .ann_bench import run_ann
+
+    targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
+    ctx.params["recalls"] = targets  # so the recorded command shows --recall 0.9 0.95 0.99
+    results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
+                          plot_dir=out, log=_log)
+    params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries}
+    _finish(ctx, "ann", out, params, results, md, compare, as_json)

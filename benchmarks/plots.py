@@ -1,0 +1,103 @@
+"""Matplotlib PNG plots for benchmark reports (headless Agg backend)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def recall_bars(directions: Sequence[dict[str, Any]], path: str | Path, title: str,
+                ks: Sequence[int] = (1, 5, 10)) -> Path:
+    """Grouped bars: recall@k per direction, exact vs through the index.
+
+    `directions` entries: {"direction": "text->image", "exact": {...},
+    "index": {...} | None} with "R@k" values in %."""
+    n = len(directions)
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(3.2 * max(n, 1), 3.4), squeeze=False)
+    for ax, d in zip(axes[0], directions):
+        labels = [f"R@{k}" for k in ks]
+        xs = range(len(ks))
+        exact = [d["exact"].get(f"R@{k}") or 0 for k in ks]
+        ax.bar([x - 0.2 for x in xs], exact, width=0.4, label="exact")
+        if d.get("index"):
+            ann = [d["index"].get(f"R@{k}") or 0 for k in ks]
+            ax.bar([x + 0.2 for x in xs], ann, width=0.4, label="index")
+        ax.set_xticks(list(xs), labels)
+        ax.set_ylim(0, 100)
+        ax.set_title(d["direction"], fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("recall (%)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def recall_vs_qps(points: Sequence[dict[str, Any]], path: str | Path, title: str,
+                  qps_key: str = "qps_batch") -> Path:
+    """Recall@10 vs QPS per index family (log QPS), Pareto front marked.
+
+    `points` entries: {"family", "name", "recall@10", qps_key}."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    families: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        families.setdefault(p["family"], []).append(p)
+    for fam, pts in families.items():
+        pts = sorted(pts, key=lambda p: p["recall@10"])
+        ax.plot([p["recall@10"] for p in pts], [p[qps_key] for p in pts], marker="o", ms=4, label=fam)
+    front = pareto_front(points, qps_key)
+    if front:
+        ax.plot([p["recall@10"] for p in front], [p[qps_key] for p in front], "k--", lw=1,
+                alpha=0.6, label="Pareto front")
+    ax.set_yscale("log")
+    ax.set_xlabel("recall@10 vs exact")
+    ax.set_ylabel(f"queries / s ({qps_key.replace('qps_', '')})")
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pareto_front(points: Sequence[dict[str, Any]], qps_key: str = "qps_batch") -> list[dict[str, Any]]:
+    """Points no other point beats on both recall and QPS, by recall."""
+    front = []
+    for p in points:
+        dominated = any(
+            q is not p and q["recall@10"] >= p["recall@10"] and q[qps_key] >= p[qps_key]
+            and (q["recall@10"] > p["recall@10"] or q[qps_key] > p[qps_key])
+            for q in points
+        )
+        if not dominated:
+            front.append(p)
+    return sorted(front, key=lambda p: p["recall@10"])
+
+
+def throughput_bars(rows: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
+    """items/s per modality: full pipeline vs bare encoder forward."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    mods = [r["modality"] for r in rows]
+    xs = range(len(mods))
+    ax.bar([x - 0.2 for x in xs], [r["pipeline_items_per_s"] or 0 for r in rows], width=0.4,
+           label="pipeline (decode+encode+add)")
+    ax.bar([x + 0.2 for x in xs], [r["forward_items_per_s"] or 0 for r in rows], width=0.4,
+           label="bare forward")
+    ax.set_xticks(list(xs), mods)
+    ax.set_ylabel("items / s")
+    ax.set_title(title, fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p

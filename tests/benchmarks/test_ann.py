@@ -1,0 +1,106 @@
+"""ANN sweep: recall definition, selection, and a smoke run on tiny
+synthetic vectors (library and CLI)."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xmodal.alignment.errors import BadInput
+from xmodal.benchmarks import ann, ann_peers
+from xmodal.benchmarks.ann_bench import run_ann
+from xmodal.benchmarks.ann_data import exact_topk, load_vectors
+from xmodal.benchmarks.cli import bench
+from xmodal.benchmarks.plots import pareto_front
+
+
+def test_parse_memory():
+    assert ann.parse_memory("2G") == 2 * 1024**3
+    assert ann.parse_memory("512M") == 512 * 1024**2
+    assert ann.parse_memory("1.5GB") == int(1.5 * 1024**3)
+    with pytest.raises(BadInput):
+        ann.parse_memory("lots")
+
+
+def test_recall_at_matches_set_overlap():
+    found = np.array([[1, 2, 3], [4, 5, 6]])
+    truth = np.array([[3, 2, 9], [7, 8, 9]])
+    assert ann.recall_at(found, truth, k=3) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_synthetic_vectors_are_normalised_and_queries_held_out():
+    vs = load_vectors("synthetic:500x8:3", n_queries=20)
+    assert vs.base.shape == (500, 8) and vs.queries.shape == (20, 8)
+    assert np.allclose(np.linalg.norm(vs.base, axis=1), 1, atol=1e-5)
+    # no query is a database vector
+    assert (vs.queries @ vs.base.T).max() < 1 - 1e-6
+    with pytest.raises(BadInput):
+        load_vectors("synthetic:12")
+
+
+def test_exact_topk_is_brute_force():
+    vs = load_vectors("synthetic:300x6", n_queries=7)
+    want = np.argsort(-(vs.queries @ vs.base.T), axis=1)[:, :5]
+    assert (exact_topk(vs.base, vs.queries, 5) == want).all()
+
+
+def test_choose_picks_fastest_within_budget():
+    pts = [{"name": "a", "recall@10": 0.99, "qps_batch": 10, "memory_bytes": 100},
+           {"name": "b", "recall@10": 0.95, "qps_batch": 50, "memory_bytes": 100},
+           {"name": "c", "recall@10": 0.999, "qps_batch": 99, "memory_bytes": 10_000},
+           {"name": "d", "error": "boom"}]
+    assert ann.choose(pts, 0.9, 1000)["name"] == "b"
+    assert ann.choose(pts, 0.98, 1000)["name"] == "a"
+    assert ann.choose(pts, 0.98, 100_000)["name"] == "c"
+    assert ann.choose(pts, 0.9999, 100_000) is None
+    front = pareto_front([p for p in pts if "error" not in p])
+    assert [p["name"] for p in front] == ["c"]
+
+
+def test_sweep_smoke_exactness_where_it_must_hold(tmp_path):
+    grid = [ann.Family("Flat", "Flat"), ann.Family("HNSW", "HNSW16", [{"efSearch": 16}]),
+            ann.Family("IVF-Flat", "IVF16,Flat", [{"nprobe": 1}, {"nprobe": 16}]),
+            ann.Family("broken", "NotAFactory")]
+    res, md = run_ann("synthetic:2000x16", [0.9], "64M", n_queries=50, autofaiss=False,
+                      grid=grid, plot_dir=tmp_path)
+    by = {p["name"]: p for p in res["points"]}
+    assert by["Flat"]["recall@10"] == 1.0
+    assert by["IVF16,Flat nprobe=16"]["recall@10"] == 1.0  # every list probed = exact
+    assert by["IVF16,Flat nprobe=1"]["recall@10"] < 1.0
+    assert "error" in by["NotAFactory"]  # reported, the sweep went on
+    auto = res["auto"]["xmodal@0.9"]
+    assert auto.get("factory") == "Flat" and auto["recall@10"] == 1.0
+    assert "disabled" in res["auto"]["autofaiss"]["skipped"]
+    assert (tmp_path / "ann_recall_vs_qps_batch.png").stat().st_size > 0
+    assert "| Flat | 1.00 |" in md
+
+
+def test_autofaiss_skipped_with_note_when_venv_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann_peers, "AUTOFAISS_VENV", tmp_path / "nope")
+    vs = load_vectors("synthetic:100x4", n_queries=5)
+    out = ann_peers.autofaiss_choice(vs, exact_topk(vs.base, vs.queries, 10), "1G")
+    assert "skipped" in out and "setup_autofaiss.sh" in out["skipped"]
+
+
+def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "default_grid", lambda n, d: [ann.Family("Flat", "Flat"),
+                                                           ann.Family("IVF-Flat", "IVF8,Flat", [{"nprobe": 2}])])
+    runner = CliRunner()
+    out1 = tmp_path / "r1"
+    r = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--recall", "0.9", "0.99",
+                              "--queries", "30", "--no-autofaiss", "--out", str(out1), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output.strip().splitlines()[-1])
+    assert report["params"]["recall"] == [0.9, 0.99]
+    assert report["command"].startswith("xmodal bench ann --vectors synthetic:1000x8 --recall 0.9 0.99")
+    assert report["environment"]["versions"]["faiss-cpu"]
+    assert (out1 / "summary.md").exists() and (out1 / "report.json").exists()
+    r2 = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--queries", "30", "--no-autofaiss",
+                               "--out", str(tmp_path / "r2"), "--compare", str(out1 / "report.json")])
+    assert r2.exit_code == 0, r2.output
+    assert "Compared with" in (tmp_path / "r2" / "summary.md").read_text()
+
+
+def test_cli_bad_vectors_is_one_line_error(tmp_path):
+    r = CliRunner().invoke(bench, ["ann", "--vectors", "synthetic:axb", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and isinstance(r.exception, BadInput)
