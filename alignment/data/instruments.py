@@ -19,7 +19,7 @@ from .base import Built, Log
 from .gm import GM_PROGRAMS, article, centre_pitch, family_of, spoken_name
 from .midi import Track
 
-CLIPS_PER_PROGRAM = 3
+CLIPS_PER_PROGRAM = 5
 CLIP_SECONDS = 3.0
 SLOT_SECONDS = 4.0          # clip + 1 s of silence so release tails never leak
 NOTES_END = 2.7             # last note-off inside the clip
@@ -28,6 +28,7 @@ DRUM_PROGRAM = 128          # our id for the GM percussion channel (MIDI channel
 
 REGISTERS = {"low": -12, "middle": 0, "high": 12}
 TEMPI = {"slow": 66, "moderate": 104, "fast": 160}
+TEMPO_WORDS = {"slow": "slow", "moderate": "moderately paced", "fast": "fast"}
 DYNAMICS = {"softly": 40, "loudly": 112}
 FIGURES = ("melody", "rising scale", "falling scale", "arpeggio")
 _MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -79,10 +80,10 @@ def captions(plan: ClipPlan) -> list[str]:
         return [f"the sound of {who}, {plan.tempo} and {plan.register} pitched, played {plan.dynamics}",
                 f"{who} sound effect", f"the sound of {who}"]
     if plan.program == DRUM_PROGRAM:
-        return [f"a drum kit {plan.dynamics} playing a {plan.tempo} {plan.figure}",
+        return [f"a drum kit {plan.dynamics} playing a {TEMPO_WORDS[plan.tempo]} {plan.figure}",
                 f"{plan.tempo} drums", "the sound of a drum kit"]
     reg = "" if plan.register == "middle" else f"{plan.register} "
-    return [f"{who} {plan.dynamics} playing a {plan.tempo} {reg}{plan.figure}",
+    return [f"{who} {plan.dynamics} playing a {TEMPO_WORDS[plan.tempo]} {reg}{plan.figure}",
             f"a {plan.tempo} {plan.register} {plan.figure} on {who}",
             f"the sound of {who}", f"{who}, a {plan.family} instrument"]
 

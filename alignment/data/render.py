@@ -69,7 +69,7 @@ def batch_midi(plans: list[ClipPlan]) -> Track:
 
 def render_midi(mid: Path, wav: Path, sf2: Path, sample_rate: int = SAMPLE_RATE) -> None:
     """`fluidsynth -ni -F wav -r SR SF2 mid`, reverb and chorus off."""
-    cmd = [fluidsynth_bin(), "-ni", "-R", "0", "-C", "0", "-g", "0.5", "-F", str(wav),
+    cmd = [fluidsynth_bin(), "-ni", "-R", "0", "-C", "0", "-g", "1.0", "-F", str(wav),
            "-r", str(sample_rate), str(sf2), str(mid)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not wav.exists():
