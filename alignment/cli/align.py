@@ -1,0 +1,164 @@
+"""`xmodal align`: train, evaluate and transfer contrastive alignments.
+
+Thin over `xmodal.alignment.train`; progress and per-epoch validation
+recall go to stderr, results to stdout (JSON Lines when piped or --json,
+a table on a terminal).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import XmodalError
+from ..train.data import Item, assign_splits, from_corpora, read_jsonl
+from ..train.evaluate import KS
+
+
+def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | None, seed: int) -> list[Item]:
+    items: list[Item] = []
+    for path in data:
+        got, skipped = read_jsonl(path)
+        for line in skipped:
+            click.echo(line, err=True)
+        for it in got:
+            it.corpus = it.corpus or Path(path).stem
+        items += got
+    if corpora:
+        items += from_corpora(corpora, cache=cache, log=lambda m: click.echo(m, err=True))
+    if not items:
+        raise XmodalError("no training data: pass --data FILE.jsonl, --corpus NAME or --recipe NAME")
+    return assign_splits(items, seed)
+
+
+def _rows(results: dict, method: str) -> list[dict]:
+    """{corpus: {direction: {R@k...}}} -> flat rows."""
+    out = []
+    for corpus, dirs in results.items():
+        for d, r in dirs.items():
+            r = r.as_dict() if hasattr(r, "as_dict") else r
+            out.append({"method": method, "corpus": corpus, **{k: v for k, v in r.items()}})
+    return out
+
+
+def _emit(rows: list[dict], as_json: bool) -> None:
+    if as_json or not sys.stdout.isatty():
+        for r in rows:
+            click.echo(json.dumps(r, sort_keys=True))
+        return
+    head = f"{'method':<14} {'corpus':<13} {'direction':<15} " + " ".join(f"R@{k:<5}" for k in KS) + " queries"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for r in rows:
+        vals = " ".join(f"{100 * r.get(f'R@{k}', 0):6.2f}" for k in KS)
+        click.echo(f"{r['method']:<14} {r['corpus']:<13} {r['direction']:<15} {vals} {r.get('n_queries', '')}")
+
+
+@click.group()
+def align() -> None:
+    """Train / evaluate / transfer the contrastive prompt alignment."""
+
+
+@align.command("train")
+@click.option("--recipe", "recipe_name", default=None, help="Built-in recipe (lite, tiny) or a recipe JSON file.")
+@click.option("--model", default=None, help="Base model spec (default: the recipe's, else lite).")
+@click.option("--data", multiple=True, type=click.Path(dir_okay=False), help="Pairs JSON Lines (repeatable).")
+@click.option("--corpus", multiple=True, help="Fetched corpus name (repeatable; default: the recipe's).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Checkpoint dir (default for --recipe lite: the shipped alignment/checkpoints/lite).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--head", type=click.Choice(["linear", "mlp"]), default=None)
+@click.option("--n-ctx", type=int, default=None, help="Soft prompt tokens (0: heads only).")
+@click.option("--prompt-init", default=None, help="Text whose embeddings initialise the soft prompt.")
+@click.option("--templates", default=None, help="Hard template ('a picture of {}') or set (none, picture, ensemble).")
+@click.option("--no-audio-tower", is_flag=True, help="Keep the audio tower frozen (train its head only).")
+@click.option("--no-baselines", is_flag=True)
+@click.option("--seed", type=int, default=None)
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help="Data cache root.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def train_cmd(recipe_name, model, data, corpus, out_dir, epochs, head, n_ctx, prompt_init, templates,
+              no_audio_tower, no_baselines, seed, cache, as_json) -> None:
+    """Train an alignment; report held-out recall (and baselines)."""
+    from dataclasses import replace
+
+    from ..train.recipes import Recipe, get_recipe
+    from ..train.run import train_run
+
+    if recipe_name and Path(recipe_name).is_file():
+        recipe = Recipe.from_dict(json.loads(Path(recipe_name).read_text()))
+    elif recipe_name:
+        recipe = get_recipe(recipe_name)
+    else:
+        recipe = Recipe()
+    changes = {k: v for k, v in {"model": model, "head": head, "n_ctx": n_ctx, "prompt_init": prompt_init,
+                                 "templates": templates, "seed": seed}.items() if v is not None}
+    if no_audio_tower:
+        changes["train_audio_tower"] = False
+    if no_baselines:
+        changes["baselines"] = False
+    if data or corpus:
+        changes["corpora"] = list(corpus)
+    recipe = replace(recipe, **changes)
+    if epochs is not None:
+        recipe = replace(recipe, train=replace(recipe.train, epochs=epochs))
+    if out_dir is None:
+        if recipe.name != "lite":
+            raise XmodalError("--out DIR is required (where to write the alignment checkpoint)")
+        out_dir = str(Path(__file__).resolve().parent.parent / "checkpoints" / "lite")
+    items = _load_items(tuple(data), tuple(recipe.corpora), cache, recipe.seed)
+    report = train_run(recipe, items, out_dir)
+    rows = []
+    for method in ("trained", "lstsq", "procrustes", "cca", "asif"):
+        rows += _rows({c: r[method] for c, r in report["metrics"]["test"].items() if method in r}, method)
+    rows = [{k: v for k, v in r.items() if k != "hp"} for r in rows if "direction" in r]
+    _emit(rows, as_json)
+
+
+@align.command("eval")
+@click.argument("ckpt_dir", type=click.Path(file_okay=False))
+@click.option("--data", required=True, multiple=True, type=click.Path(dir_okay=False), help="Test pairs JSON Lines.")
+@click.option("--model", default=None, help="Base model spec (default: the one the alignment was trained on).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def eval_cmd(ckpt_dir, data, model, as_json) -> None:
+    """Recall@1/5/10 in every direction through the real encoder stack."""
+    from ..train.evalckpt import evaluate_checkpoint
+
+    items: list[Item] = []
+    for path in data:
+        got, skipped = read_jsonl(path)
+        for line in skipped:
+            click.echo(line, err=True)
+        for it in got:
+            it.corpus = it.corpus or Path(path).stem
+        items += got
+    results, skipped = evaluate_checkpoint(ckpt_dir, items, model)
+    for line in skipped:
+        click.echo(line, err=True)
+    if skipped:
+        click.echo(f"{len(skipped)} items skipped", err=True)
+    _emit(_rows(results, "alignment"), as_json)
+
+
+@align.command("transfer")
+@click.argument("src_dir", type=click.Path(file_okay=False))
+@click.option("--data", required=True, multiple=True, type=click.Path(dir_okay=False),
+              help="Target pairs JSON Lines (items with split train/test, or hashed by group).")
+@click.option("--shots", type=int, required=True, help="Labelled target pairs to adapt on.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--epochs", type=int, default=30)
+@click.option("--seed", type=int, default=0)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def transfer_cmd(src_dir, data, shots, out_dir, epochs, seed, as_json) -> None:
+    """Zero-shot vs few-shot vs from-scratch on the target's test split."""
+    from ..train.transfer import transfer
+
+    if shots < 2:
+        raise XmodalError(f"--shots must be at least 2, got {shots}")
+    items = _load_items(tuple(data), (), None, seed)
+    report = transfer(src_dir, items, shots, out_dir, epochs=epochs, seed=seed)
+    rows = []
+    for method, res in report["results"].items():
+        rows += _rows(res, method)
+    _emit(rows, as_json)

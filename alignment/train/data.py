@@ -1,0 +1,205 @@
+"""Training items: what the trainer needs to know about one paired example.
+
+An `Item` is one thing with any of: captions, an image, an audio clip
+(e.g. a tuxpaint stamp has all three, an instrument clip has audio and
+captions). Items come from a JSON Lines file (`read_jsonl`) or from the data
+package's corpora (`from_corpus`); both end up here, at one boundary.
+
+Splits are by `group`, never by row: near-duplicate items share a group
+(identical titles), and a row split would leak them across splits.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import BadInput
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Item:
+    """One training/evaluation example. Paths are absolute strings."""
+
+    id: str
+    captions: list[str] = field(default_factory=list)
+    image: str | None = None
+    audio: str | None = None
+    group: str = ""
+    split: str | None = None
+    corpus: str = ""
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        out = []
+        if self.captions:
+            out.append("text")
+        if self.image:
+            out.append("image")
+        if self.audio:
+            out.append("audio")
+        return tuple(out)
+
+
+def _captions(obj: dict[str, Any]) -> list[str]:
+    caps = obj.get("captions")
+    if caps is None:
+        caps = obj.get("text") or obj.get("caption") or []
+    if isinstance(caps, str):
+        caps = [caps]
+    return [c.strip() for c in caps if isinstance(c, str) and c.strip()]
+
+
+def _resolve(path: str | None, base: Path) -> str | None:
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def item_from_obj(obj: dict[str, Any], base: Path, where: str) -> Item:
+    """One JSON object -> Item. Accepts `{"id", "captions", "image", "audio",
+    "group", "split"}` and the indexer's Record shape `{"id", "modality",
+    "uri"|"path", "captions"}`."""
+    if not isinstance(obj, dict):
+        raise BadInput(where, "not a JSON object")
+    item_id = str(obj.get("id") or "").strip()
+    if not item_id:
+        raise BadInput(where, "has no 'id'", "give every line a unique id")
+    image, audio = obj.get("image"), obj.get("audio")
+    modality = obj.get("modality")
+    uri = obj.get("uri") or obj.get("path")
+    if modality == "image" and uri and not image:
+        image = uri
+    elif modality == "audio" and uri and not audio:
+        audio = uri
+    caps = _captions(obj)
+    if not caps:
+        raise BadInput(f"{where} (id {item_id})", "has no non-empty caption", "add 'captions': [...]")
+    if not image and not audio and len(caps) < 2:
+        raise BadInput(f"{where} (id {item_id})", "has neither an image nor an audio path")
+    split = obj.get("split")
+    if split is not None and split not in SPLITS:
+        raise BadInput(f"{where} (id {item_id})", f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
+    return Item(
+        id=item_id,
+        captions=caps,
+        image=_resolve(image, base),
+        audio=_resolve(audio, base),
+        group=str(obj.get("group") or caps[0].lower()),
+        split=split,
+        corpus=str(obj.get("corpus") or ""),
+    )
+
+
+def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
+    """Items from a JSON Lines file; relative paths resolve against the
+    file's folder. Returns (items, one skip line per bad row)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(str(path), "no such file", "pass a JSON Lines file of {id, captions, image|audio}")
+    items: list[Item] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path.name}:{n}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                skipped.append(f"skipped {where}: invalid JSON ({exc.msg})")
+                continue
+            try:
+                item = item_from_obj(obj, path.parent, where)
+            except BadInput as exc:
+                skipped.append(f"skipped {exc}")
+                continue
+            if item.id in seen:
+                skipped.append(f"skipped {where}: duplicate id {item.id}")
+                continue
+            seen.add(item.id)
+            items.append(item)
+    if not items:
+        raise BadInput(str(path), "contains no usable items", "; ".join(skipped[:3]) or "the file is empty")
+    return items, skipped
+
+
+def group_split(group: str, seed: int = 0, val: float = 0.1, test: float = 0.2) -> str:
+    """Deterministic split of a group by hash (all members land together)."""
+    h = int.from_bytes(hashlib.sha1(f"{seed}:{group}".encode()).digest()[:8], "big") / 2**64
+    return "test" if h < test else ("val" if h < test + val else "train")
+
+
+def assign_splits(items: Iterable[Item], seed: int = 0, val: float = 0.1, test: float = 0.2) -> list[Item]:
+    """Fill in missing splits by group hash; explicit splits are kept."""
+    out = []
+    for it in items:
+        if it.split is None:
+            it.split = group_split(it.group, seed, val, test)
+        out.append(it)
+    return out
+
+
+def by_split(items: Iterable[Item], split: str) -> list[Item]:
+    return [it for it in items if it.split == split]
+
+
+def file_digest(path: str, chunk: int = 1 << 20) -> str:
+    """sha1 of a file's bytes (the feature cache key of an image/audio)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def items_digest(items: Iterable[Item]) -> str:
+    """A hash of the data a model was trained/evaluated on (ids, captions,
+    file names, splits), recorded in checkpoints. File names, not paths, so
+    the digest does not depend on where the cache lives."""
+    h = hashlib.sha256()
+    for it in sorted(items, key=lambda i: i.id):
+        names = [Path(p).name if p else None for p in (it.image, it.audio)]
+        h.update(json.dumps([it.id, it.captions, names, it.group, it.split]).encode())
+    return h.hexdigest()[:16]
+
+
+def item_from_pair(pair: Any, split: str | None, corpus: str) -> Item:
+    """A data-package `Pair` -> Item. A sound linked from an image pair's
+    metadata (`audio`/`sound` path, e.g. a tuxpaint stamp's effect) makes
+    the item a text-image-audio triple."""
+    meta = getattr(pair, "metadata", None) or {}
+    item = Item(id=pair.id, captions=list(pair.captions), group=pair.group, split=split, corpus=corpus)
+    if pair.modality == "audio":
+        item.audio = pair.path
+    elif pair.modality == "image":
+        item.image = pair.path
+    if pair.modality == "image":
+        for key in ("audio", "sound", "audio_path", "sound_path"):
+            if isinstance(meta.get(key), str) and meta[key]:
+                item.audio = meta[key]
+                break
+    return item
+
+
+def from_corpora(names: Iterable[str], cache: str | None = None, log=None) -> list[Item]:
+    """Items of fetched corpora with their published train/val/test splits."""
+    from ..data.corpora import load_corpus
+
+    items: list[Item] = []
+    for name in names:
+        for split in SPLITS:
+            pairs = load_corpus(name, split, cache)
+            items += [item_from_pair(p, split, name) for p in pairs if p.modality in ("image", "audio")]
+            if log:
+                log(f"{name}/{split}: {len(pairs)} pairs")
+    return items

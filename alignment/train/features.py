@@ -1,0 +1,151 @@
+"""Frozen-tower features, computed once and cached on disk.
+
+Keys are sha1(tower fingerprint | content): the content is the file's bytes
+hash for images/audio and the exact (templated) string for text, so a moved
+file still hits the cache and a changed tower or preprocessing never does.
+Storage: append-only shards `<cache>/features/<modality>/<tower fp>/
+shard-<n>.safetensors` + `shard-<n>.json` (the row keys); no pickle.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from ..pipeline import run_batches
+from ..stacks.fingerprint import cache_dir
+from .data import file_digest
+
+
+def key_of(tower_fp: str, content: str) -> str:
+    return hashlib.sha1(f"{tower_fp}|{content}".encode()).hexdigest()
+
+
+class FeatureCache:
+    """Disk cache of float32 feature rows for one (modality, tower)."""
+
+    def __init__(self, modality: str, tower_fp: str, root: str | Path | None = None):
+        self.tower_fp = tower_fp
+        self.dir = Path(root or cache_dir() / "features") / modality / tower_fp
+        self._index: dict[str, tuple[int, int]] = {}
+        self._shards: dict[int, np.ndarray] = {}
+        self._next = 0
+        if self.dir.is_dir():
+            for meta in sorted(self.dir.glob("shard-*.json")):
+                n = int(meta.stem.split("-")[1])
+                if not (self.dir / f"shard-{n}.safetensors").is_file():
+                    continue  # a shard whose tensors never landed
+                for row, key in enumerate(json.loads(meta.read_text())):
+                    self._index[key] = (n, row)
+                self._next = max(self._next, n + 1)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def get(self, keys: Sequence[str]) -> np.ndarray:
+        rows = []
+        for k in keys:
+            n, r = self._index[k]
+            if n not in self._shards:
+                self._shards[n] = load_file(str(self.dir / f"shard-{n}.safetensors"))["features"]
+            rows.append(self._shards[n][r])
+        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+
+    def put(self, keys: Sequence[str], feats: np.ndarray) -> None:
+        """Append one shard (tensors first, keys last: a crash leaves no
+        index entries pointing at missing rows)."""
+        if not len(keys):
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        n = self._next
+        self._next += 1
+        tmp = self.dir / f"shard-{n}.tmp"
+        save_file({"features": np.ascontiguousarray(feats, dtype=np.float32)}, str(tmp))
+        os.replace(tmp, self.dir / f"shard-{n}.safetensors")
+        tmpj = self.dir / f"shard-{n}.json.tmp"
+        tmpj.write_text(json.dumps(list(keys)))
+        os.replace(tmpj, self.dir / f"shard-{n}.json")
+        for r, k in enumerate(keys):
+            self._index[k] = (n, r)
+        self._shards[n] = np.asarray(feats, dtype=np.float32)
+
+
+class _TowerOnly:
+    """Adapter: an encoder's `prepare` + its tower (no head), so the batch
+    pipeline (threaded decoding, per-item errors) yields tower features."""
+
+    def __init__(self, enc: Any, featurize: Callable[[list[Any]], torch.Tensor], dim: int):
+        self.enc, self.featurize, self.dim = enc, featurize, dim
+        self.modality = enc.modality
+
+    def prepare(self, item: Any) -> Any:
+        return self.enc.prepare(item)
+
+    def encode(self, batch: list[Any]) -> np.ndarray:
+        with torch.inference_mode():
+            return self.featurize(batch).float().numpy()
+
+
+def text_featurize(enc: Any) -> Callable[[list[str]], torch.Tensor]:
+    """Frozen text features (no prompt) of already-templated strings."""
+    def run(batch: list[str]) -> torch.Tensor:
+        tok = enc.tower.tokenize(list(batch))
+        return enc.tower.features(tok["input_ids"], tok["attention_mask"], prompt=None)
+    return run
+
+
+def cached_features(
+    enc: Any,
+    tower_fp: str,
+    items: Sequence[Any],
+    contents: Sequence[str],
+    cache: FeatureCache,
+    batch_size: int = 32,
+    log: TextIO | None = sys.stderr,
+    featurize: Callable[[list[Any]], torch.Tensor] | None = None,
+) -> tuple[np.ndarray, list[int], list[str]]:
+    """Tower features for `items` (computing only cache misses).
+
+    `contents[i]` is the cache content key of item i (file hash, text).
+    Returns (features of the usable items, their positions, skip lines)."""
+    keys = [key_of(tower_fp, c) for c in contents]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    skipped: list[str] = []
+    if todo:
+        dim = int(getattr(enc.tower, "out_dim", 0))
+        adapter = _TowerOnly(enc, featurize or enc.features, dim)
+        done = [0]
+        chunk = max(batch_size * 16, 256)
+        for s in range(0, len(todo), chunk):
+            part = todo[s : s + chunk]
+            res = run_batches(adapter, [items[i] for i in part], batch_size, workers=2)
+            cache.put([keys[part[j]] for j in res.ok], res.vectors)
+            skipped += [e.line() for e in res.errors]
+            done[0] += len(part)
+            if log is not None:
+                print(f"  {enc.modality} features: {done[0]}/{len(todo)} computed "
+                      f"({len(skipped)} skipped)", file=log, flush=True)
+    ok = [i for i, k in enumerate(keys) if k in cache]
+    feats = cache.get([keys[i] for i in ok])
+    return feats, ok, skipped
+
+
+def content_keys(modality: str, items: Sequence[Any]) -> list[str]:
+    """Cache content keys: file hashes for paths, the string for text.
+    Unreadable files get a unique key so they are retried (and reported)."""
+    if modality == "text":
+        return [f"text|{t}" for t in items]
+    out = []
+    for p in items:
+        try:
+            out.append(f"file|{file_digest(p)}")
+        except OSError:
+            out.append(f"missing|{p}")
+    return out

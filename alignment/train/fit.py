@@ -1,0 +1,125 @@
+"""Build an `Aligner` for a stack, run the training stages, export tensors.
+
+Stage 1 trains the heads (+ temperature, + the audio tower when binding
+audio) on cached features. Stage 2 (optional, `n_ctx > 0`) adds a soft
+prompt and trains it with the heads through the frozen text tower for a
+few short epochs; it is kept only if it beats stage 1 on validation, and
+both scores are recorded (prompt-tuning vs heads-only).
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import replace
+from typing import TextIO
+
+import torch
+from torch import nn
+
+from ..aligned import prefixed
+from .audio import audio_tower_fn
+from .evaluate import mean_recall
+from .model import Aligner, SplitData
+from .prompts import init_soft_prompt, text_prompt_fn
+from .recipes import Recipe
+from .trainer import History, evaluate_model, train
+
+
+def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None = None) -> Aligner:
+    """Fresh trainable parts for the given modalities of a stack."""
+    in_dims = {m: int(stack.encoder(m).tower.out_dim) for m in modalities}
+    audio_tower = None
+    if recipe.train_audio_tower and "audio" in modalities:
+        audio_tower = copy.deepcopy(stack.encoder("audio").tower)
+        for p in audio_tower.parameters():
+            p.requires_grad_(True)
+    model = Aligner(in_dims, dim or stack.dim, recipe.head, seed=recipe.seed, audio_tower=audio_tower)
+    if audio_tower is not None:
+        model.tower_fns["audio"] = audio_tower_fn()
+    return model
+
+
+def enable_prompt(model: Aligner, stack, recipe: Recipe, init: torch.Tensor | None = None) -> None:
+    """Give the model a trainable soft prompt run through the frozen tower."""
+    tower = stack.encoder("text").tower
+    tower.eval()
+    for p in tower.parameters():
+        p.requires_grad_(False)
+    if init is None:
+        init = init_soft_prompt(tower, recipe.n_ctx, recipe.prompt_init, recipe.seed)
+    model.prompt = nn.Parameter(init.clone().float())
+    model.tower_fns["text"] = text_prompt_fn(tower)
+
+
+def disable_prompt(model: Aligner) -> None:
+    model.prompt = None
+    model.tower_fns.pop("text", None)
+
+
+def load_into(model: Aligner, tensors: dict[str, torch.Tensor], stack, recipe: Recipe) -> None:
+    """Initialise trainable parts from a checkpoint's tensors (transfer)."""
+    for m, head in model.heads.items():
+        sub = prefixed(tensors, f"head.{m}")
+        if sub:
+            head.load_state_dict(sub, strict=True)
+    if "log_scale" in tensors:
+        with torch.no_grad():
+            model.log_scale.copy_(tensors["log_scale"].reshape(()))
+    if model.audio_tower is not None and prefixed(tensors, "tower.audio"):
+        model.audio_tower.load_state_dict(prefixed(tensors, "tower.audio"), strict=True)
+    if "prompt.text" in tensors:
+        enable_prompt(model, stack, recipe, init=tensors["prompt.text"])
+
+
+def export_tensors(model: Aligner) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors (see `xmodal.alignment.aligned`)."""
+    out = {f"head.{m}.{k}": v for m, h in model.heads.items() for k, v in h.state_dict().items()}
+    out["log_scale"] = model.log_scale.detach().reshape(1)
+    if model.prompt is not None:
+        out["prompt.text"] = model.prompt.detach()
+    if model.audio_tower is not None:
+        out.update({f"tower.audio.{k}": v for k, v in model.audio_tower.state_dict().items()})
+    return out
+
+
+def fit_stages(model: Aligner, stack, recipe: Recipe, train_data: SplitData, val_data: SplitData | None,
+               log: TextIO | None = sys.stderr) -> dict:
+    """Stage 1 (+ optional stage 2); returns a summary of both."""
+    summary: dict = {}
+    keep_prompt = model.prompt is not None  # transferred prompt: keep training it
+    if keep_prompt:
+        _log(log, "stage 1: heads + transferred soft prompt")
+    else:
+        _log(log, "stage 1: heads" + (" + audio tower" if model.audio_tower is not None else "") + " on cached features")
+    h1 = train(model, train_data, val_data, recipe.train, log)
+    summary["stage1"] = _hist(h1)
+    if recipe.n_ctx <= 0 or keep_prompt or "text" not in model.heads or val_data is None:
+        return summary
+    state1 = copy.deepcopy(model.state_dict())
+    _log(log, f"stage 2: soft prompt ({recipe.n_ctx} tokens, init {recipe.prompt_init!r}) through the text tower")
+    enable_prompt(model, stack, recipe)
+    cfg2 = replace(recipe.train, epochs=recipe.prompt_epochs, batch_size=recipe.prompt_batch,
+                   max_steps_per_epoch=recipe.prompt_steps, patience=recipe.prompt_epochs, lr=recipe.train.lr / 4)
+    h2 = train(model, train_data, val_data, cfg2, log)
+    summary["stage2"] = _hist(h2)
+    score2 = mean_recall(evaluate_model(model, val_data))
+    summary["heads_only_val_score"] = round(h1.best_score, 4)
+    summary["prompt_val_score"] = round(score2, 4)
+    if score2 <= h1.best_score:
+        _log(log, f"soft prompt did not beat heads-only on val ({100 * score2:.2f} <= {100 * h1.best_score:.2f}): dropped")
+        disable_prompt(model)
+        model.load_state_dict(state1)
+        summary["kept_prompt"] = False
+    else:
+        summary["kept_prompt"] = True
+    return summary
+
+
+def _hist(h: History) -> dict:
+    return {"best_epoch": h.best_epoch, "best_val_score": round(h.best_score, 4), "seconds": round(h.seconds, 1),
+            "epochs": [{k: v for k, v in e.items() if k != "val"} for e in h.epochs]}
+
+
+def _log(stream: TextIO | None, msg: str) -> None:
+    if stream is not None:
+        print(msg, file=stream, flush=True)

@@ -1,0 +1,132 @@
+"""What training updates, and the split tensors it reads.
+
+`SplitData` holds one split ready for training: per modality, one row per
+caption / image / audio view, the item each row belongs to, and either
+cached frozen-tower features or the raw tower inputs (token ids for the
+soft-prompt path, log-mel windows for the trainable audio tower).
+
+`Aligner` holds the trainable parts: one projection head per modality, the
+learnable temperature, optionally a soft prompt (run through the frozen text
+tower) and optionally the audio tower itself (audio binding).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..heads import make_head
+from ..losses import LOGIT_SCALE_INIT, LOGIT_SCALE_MAX
+
+
+@dataclass
+class Rows:
+    """One modality of one split. `item[r]` is the item index of row r;
+    `clean[r]` is False for augmented views (used in training only)."""
+
+    item: torch.Tensor
+    feats: torch.Tensor | None = None
+    inputs: dict[str, torch.Tensor] | None = None
+    clean: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.item = torch.as_tensor(self.item, dtype=torch.long)
+        if self.clean is None:
+            self.clean = torch.ones(len(self.item), dtype=torch.bool)
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.feats.shape[1]) if self.feats is not None else -1
+
+
+@dataclass
+class SplitData:
+    """One split: item ids/groups and per-modality rows."""
+
+    ids: list[str]
+    groups: np.ndarray
+    rows: dict[str, Rows] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> list[str]:
+        return [m for m, r in self.rows.items() if len(r)]
+
+    def subset(self, keep_items: np.ndarray) -> "SplitData":
+        """Only the given item indices (renumbered), e.g. for few-shot."""
+        keep_items = np.asarray(sorted(set(int(i) for i in keep_items)), dtype=np.int64)
+        remap = -np.ones(len(self.ids), dtype=np.int64)
+        remap[keep_items] = np.arange(len(keep_items))
+        rows = {}
+        for m, r in self.rows.items():
+            sel = np.nonzero(remap[r.item.numpy()] >= 0)[0]
+            idx = torch.as_tensor(sel)
+            rows[m] = Rows(
+                item=torch.as_tensor(remap[r.item.numpy()[sel]]),
+                feats=None if r.feats is None else r.feats[idx],
+                inputs=None if r.inputs is None else {k: v[idx] for k, v in r.inputs.items()},
+                clean=r.clean[idx],
+            )
+        return SplitData([self.ids[i] for i in keep_items], self.groups[keep_items], rows)
+
+
+TowerFn = Callable[[dict[str, torch.Tensor], "Aligner"], torch.Tensor]
+
+
+class Aligner(nn.Module):
+    """Trainable heads + temperature (+ soft prompt, + audio tower).
+
+    `tower_fns[m]` computes modality m's tower features from raw inputs
+    for the modalities trained through their tower (text with a soft
+    prompt, audio when binding); all others read cached features.
+    """
+
+    def __init__(
+        self,
+        in_dims: dict[str, int],
+        dim: int,
+        head_kinds: dict[str, str] | str = "linear",
+        seed: int = 0,
+        prompt: torch.Tensor | None = None,
+        audio_tower: nn.Module | None = None,
+    ):
+        super().__init__()
+        kinds = head_kinds if isinstance(head_kinds, dict) else {m: head_kinds for m in in_dims}
+        self.heads = nn.ModuleDict(
+            {m: make_head(d, dim, kinds[m], seed + i) for i, (m, d) in enumerate(sorted(in_dims.items()))}
+        )
+        self.dim = dim
+        self.log_scale = nn.Parameter(torch.tensor(float(LOGIT_SCALE_INIT)))
+        self.prompt = nn.Parameter(prompt.clone().float()) if prompt is not None else None
+        self.audio_tower = audio_tower
+        self.tower_fns: dict[str, TowerFn] = {}
+
+    def clamp_(self) -> None:
+        """Keep the temperature inside CLIP's range after each step."""
+        with torch.no_grad():
+            self.log_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+
+    def embed(self, modality: str, rows: Rows, index: torch.Tensor) -> torch.Tensor:
+        """Shared-space embeddings (not normalised) of `rows[index]`."""
+        fn = self.tower_fns.get(modality)
+        if fn is not None and rows.inputs is not None:
+            feats = fn({k: v[index] for k, v in rows.inputs.items()}, self)
+        else:
+            feats = rows.feats[index]
+        return self.heads[modality](feats)
+
+    @torch.no_grad()
+    def embed_all(self, modality: str, rows: Rows, batch: int = 256, clean_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Embed every (clean) row in eval mode -> (vectors, item index)."""
+        was = self.training
+        self.eval()
+        idx = torch.nonzero(rows.clean).flatten() if clean_only else torch.arange(len(rows))
+        out = [self.embed(modality, rows, idx[s : s + batch]) for s in range(0, len(idx), batch)]
+        self.train(was)
+        vec = torch.cat(out).numpy() if out else np.zeros((0, self.dim), np.float32)
+        return vec.astype(np.float32), rows.item[idx].numpy()

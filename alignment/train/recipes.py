@@ -1,0 +1,83 @@
+"""Training recipes: everything that decides a trained alignment, as one
+dataclass recorded verbatim in the checkpoint's JSON.
+
+`lite` is the recipe of the shipped alignment (`xmodal align train --recipe
+lite`): MiniLM + EfficientNet-Lite0 + log-mel CNN, heads trained on cached
+features of openclipart + tuxpaint (+ instruments / freedesktop / speech
+for audio), selected on val, reported on test.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..errors import XmodalError
+from .trainer import TrainConfig
+
+
+@dataclass
+class Recipe:
+    """Model shape, data and optimisation of one training run."""
+
+    name: str = "custom"
+    model: str = "lite"
+    corpora: list[str] = field(default_factory=list)
+    head: str = "linear"
+    templates: str | list[str] = "none"
+    n_ctx: int = 0                      # soft prompt tokens; 0 = heads only
+    prompt_init: str | None = "a picture of"
+    prompt_epochs: int = 2
+    prompt_steps: int = 20              # steps per prompt epoch (tower runs every step)
+    prompt_batch: int = 64
+    train_audio_tower: bool = True
+    audio_views: int = 3                # augmented views per clip (+ the clean one)
+    audio_weight: float = 1.0
+    baselines: bool = True
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise XmodalError(f"recipe: unknown keys {sorted(unknown)}")
+        data = dict(data)
+        if isinstance(data.get("train"), dict):
+            tk = {f.name for f in fields(TrainConfig)}
+            bad = set(data["train"]) - tk
+            if bad:
+                raise XmodalError(f"recipe.train: unknown keys {sorted(bad)}")
+            data["train"] = TrainConfig(**data["train"])
+        return cls(**data)
+
+
+RECIPES: dict[str, Recipe] = {
+    "lite": Recipe(
+        name="lite",
+        model="lite",
+        corpora=["openclipart", "tuxpaint", "instruments", "freedesktop", "speech"],
+        head="linear",
+        templates="none",
+        n_ctx=4,
+        prompt_init="a picture of",
+        prompt_epochs=2,
+        prompt_steps=15,
+        train_audio_tower=True,
+        audio_views=3,
+        train=TrainConfig(epochs=40, batch_size=256, lr=2e-3, patience=6, seed=0),
+        seed=0,
+    ),
+    # seconds-scale recipe on the random tiny stack: for smoke tests
+    "tiny": Recipe(name="tiny", model="tiny", head="linear", n_ctx=2, prompt_epochs=1, prompt_steps=2,
+                   prompt_batch=8, audio_views=1, train=TrainConfig(epochs=3, batch_size=16, patience=2)),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise XmodalError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
+    return Recipe.from_dict(asdict(RECIPES[name]))

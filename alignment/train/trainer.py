@@ -1,0 +1,193 @@
+"""The training loop: batches of items, InfoNCE over every modality pair
+present, early stopping on validation recall.
+
+Each step samples a batch of items and, per modality, one row per item (a
+random caption, a random augmented audio view). Rows are keyed by the
+item's group, so two items with the same caption group in one batch count
+as positives of each other instead of false negatives.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, TextIO
+
+import numpy as np
+import torch
+
+from ..losses import multimodal_info_nce
+from .evaluate import Embedded, Recall, evaluate_embedded, mean_recall
+from .model import Aligner, SplitData
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (model shape lives in the recipe)."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    prompt_lr: float = 2e-3
+    tower_lr: float = 1e-3
+    weight_decay: float = 0.01
+    patience: int = 5
+    seed: int = 0
+    max_steps_per_epoch: int = 0
+    select_on: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Per-epoch loss and validation recall; the epoch that was kept."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = -1.0
+    seconds: float = 0.0
+
+
+def embed_split(model: Aligner, data: SplitData) -> Embedded:
+    """Clean rows of every modality, embedded, keyed by item index."""
+    emb = Embedded()
+    for m in data.modalities:
+        if m not in model.heads:
+            continue
+        emb.vectors[m], emb.keys[m] = model.embed_all(m, data.rows[m])
+    return emb
+
+
+def evaluate_model(model: Aligner, data: SplitData, directions=None) -> dict[str, Recall]:
+    return evaluate_embedded(embed_split(model, data), directions=directions)
+
+
+class _Sampler:
+    """Per modality: item -> its rows, to draw one row per item per step."""
+
+    def __init__(self, data: SplitData, rng: np.random.Generator):
+        self.rng = rng
+        self.by_item: dict[str, list[np.ndarray]] = {}
+        n = len(data.ids)
+        for m, r in data.rows.items():
+            items = r.item.numpy()
+            order = np.argsort(items, kind="stable")
+            bounds = np.searchsorted(items[order], np.arange(n + 1))
+            self.by_item[m] = [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+        # items that can form at least one cross-modal pair
+        self.usable = np.array(
+            [i for i in range(n) if sum(len(self.by_item[m][i]) > 0 for m in self.by_item) >= 2], dtype=np.int64
+        )
+
+    def pick(self, items: np.ndarray, modality: str) -> tuple[np.ndarray, np.ndarray]:
+        rows, owners = [], []
+        for i in items:
+            cand = self.by_item[modality][i]
+            if len(cand):
+                rows.append(cand[self.rng.integers(len(cand))])
+                owners.append(i)
+        return np.asarray(rows, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+
+
+def _optimizer(model: Aligner, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = [{"params": list(model.heads.parameters()) + [model.log_scale], "lr": cfg.lr}]
+    if model.prompt is not None and model.prompt.requires_grad:
+        groups.append({"params": [model.prompt], "lr": cfg.prompt_lr, "weight_decay": 0.0})
+    if model.audio_tower is not None:
+        tower = [p for p in model.audio_tower.parameters() if p.requires_grad]
+        if tower:
+            groups.append({"params": tower, "lr": cfg.tower_lr})
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+
+
+def _log(stream: TextIO | None, msg: str) -> None:
+    if stream is not None:
+        print(msg, file=stream, flush=True)
+
+
+def _fmt(res: dict[str, Recall]) -> str:
+    return "  ".join(f"{d} " + "/".join(f"{100 * v:.1f}" for v in r.recall.values()) for d, r in res.items())
+
+
+def train(
+    model: Aligner,
+    train_data: SplitData,
+    val_data: SplitData | None,
+    cfg: TrainConfig,
+    log: TextIO | None = sys.stderr,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> History:
+    """Train `model` in place; at the end it holds the best-on-val weights.
+
+    Stops early when the validation score (mean R@1/5/10 over
+    `cfg.select_on` directions, default all) has not improved for
+    `cfg.patience` epochs. Without validation data, the last epoch is kept.
+    """
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    sampler = _Sampler(train_data, rng)
+    if len(sampler.usable) < 2:
+        raise ValueError("training needs at least two items with two modalities each")
+    opt = _optimizer(model, cfg)
+    groups = torch.as_tensor(np.unique(train_data.groups, return_inverse=True)[1])
+    hist = History()
+    best_state = copy.deepcopy(model.state_dict())
+    t0 = time.time()
+    steps = max(1, math.ceil(len(sampler.usable) / cfg.batch_size))
+    if cfg.max_steps_per_epoch:
+        steps = min(steps, cfg.max_steps_per_epoch)
+    bad = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        perm = rng.permutation(sampler.usable)
+        losses = []
+        for s in range(steps):
+            batch = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            if len(batch) < 2:
+                continue
+            embs, keys = {}, {}
+            for m in model.heads:
+                if m not in train_data.rows:
+                    continue
+                rows, owners = sampler.pick(batch, m)
+                if len(rows):
+                    embs[m] = model.embed(m, train_data.rows[m], torch.as_tensor(rows))
+                    keys[m] = groups[torch.as_tensor(owners)]
+            loss, _parts = multimodal_info_nce(embs, keys, model.log_scale)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            model.clamp_()
+            losses.append(loss.item())
+        rec = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+               "scale": round(float(model.log_scale.exp()), 2), "seconds": round(time.time() - t0, 1)}
+        if val_data is not None:
+            res = evaluate_model(model, val_data)
+            score = mean_recall(res, cfg.select_on or None)
+            rec["val"] = {d: r.as_dict() for d, r in res.items()}
+            rec["val_score"] = round(score, 4)
+            improved = score > hist.best_score + 1e-6
+            _log(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  val {_fmt(res)}  "
+                      f"score {100 * score:.2f}{' *' if improved else ''}  {rec['seconds']}s")
+        else:
+            improved, score = True, -rec["loss"]
+            _log(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  {rec['seconds']}s")
+        hist.epochs.append(rec)
+        if on_epoch:
+            on_epoch(epoch, rec)
+        if improved:
+            hist.best_epoch, hist.best_score, bad = epoch, score, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if val_data is not None and bad >= cfg.patience:
+                _log(log, f"early stop: no val improvement for {cfg.patience} epochs; keeping epoch {hist.best_epoch}")
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    hist.seconds = time.time() - t0
+    return hist
