@@ -74,6 +74,7 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
     else:
         stats["factory_reason"] = "given by --factory"
     stats["family"] = family_of(factory)
+    stats["memory_budget"] = opts.memory
     rng = np.random.default_rng(opts.seed)
     n_train = train_sample_size(factory, n)
     train_rows = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else None

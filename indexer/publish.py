@@ -71,9 +71,10 @@ class Writer:
         prev = self.manifest.files if self.manifest else {}
         files = {index_name: file_entry(self.dir / index_name)}
         shard_dir = self.dir / SHARDS_DIR
+        used = self.open_meta().shards_in_use()
         if shard_dir.is_dir():
             for p in sorted(shard_dir.iterdir()):
-                if p.name.startswith("."):
+                if p.name.startswith(".") or p.stem not in used:
                     continue
                 rel = f"{SHARDS_DIR}/{p.name}"
                 old = prev.get(rel)

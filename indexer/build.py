@@ -1,0 +1,145 @@
+"""`build`: corpus -> records -> embedding shards -> FAISS index -> manifest.
+
+Every stage is restartable: readers are deterministic, finished shards are
+reused, and nothing is visible to readers until the manifest is renamed
+into place. Ctrl-C or a kill at any point leaves either the previous index
+or none, plus the shards finished so far; rerunning the same command resumes.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from tqdm import tqdm
+
+from xmodal.alignment.errors import XmodalError
+
+from .embed import embed_to_shards
+from .factory import DEFAULT_MEMORY, Thresholds
+from .indexing import Encoded, IndexOptions, index_shards
+from .manifest import REPORT_NAME, IndexManifest, atomic_write_json
+from .publish import Writer
+from .readers import Entry, Record, Skipped, read_corpus
+from .shards import read_descriptor
+
+ShardHook = Callable[[int, str, bool, int], None]
+
+
+@dataclass
+class BuildConfig:
+    """Everything `xmodal index build` takes."""
+
+    corpus: Sequence[str]
+    out: str
+    model: str = "lite"
+    memory: int = DEFAULT_MEMORY
+    recall: float = 0.95
+    factory: str | None = None
+    batch_size: int = 32
+    shard_size: int = 1024
+    dtype: str = "float16"
+    workers: int = 2
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    tune_queries: int = 1000
+
+
+class SkipCollector:
+    """Passes records through and keeps every Skipped entry for the report."""
+
+    def __init__(self, entries: Iterable[Entry], bar: Any = None):
+        self.entries = entries
+        self.skipped: list[dict[str, str]] = []
+        self.bar = bar
+
+    def records(self) -> Iterator[Record]:
+        for e in self.entries:
+            if isinstance(e, Skipped):
+                self.skipped.append({**e.as_dict(), "stage": "read"})
+                if self.bar is not None:
+                    self.bar.set_postfix(skipped=len(self.skipped), refresh=False)
+            else:
+                yield e
+
+
+def skip_summary(skipped: list[dict[str, str]]) -> dict[str, int]:
+    """Counts by reason, with item-specific details stripped."""
+    return dict(Counter(s["reason"].split(" (")[0].split(":")[0] for s in skipped).most_common())
+
+
+def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: str, shard_size: int,
+                 batch_size: int, workers: int, dtype: str, progress: bool,
+                 on_shard: ShardHook | None) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
+    """Run the embedding stage with a progress bar; -> (shards, skipped, stats)."""
+    bar = tqdm(unit="item", desc="embedding", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    reader = SkipCollector(entries, bar)
+    reused = 0
+    n_records = 0
+    t0 = time.perf_counter()
+
+    def hook(k: int, name: str, was_reused: bool, n: int) -> None:
+        nonlocal reused, n_records
+        reused += was_reused
+        n_records += n
+        bar.update(n)
+        if on_shard:
+            on_shard(k, name, was_reused, n)
+
+    try:
+        names = embed_to_shards(reader.records(), stack, str(writer.dir), prefix, shard_size,
+                                batch_size, workers, dtype, hook)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    skipped = list(reader.skipped)
+    for name in names:
+        desc = read_descriptor(writer.dir, name) or {}
+        skipped += [{**s, "stage": "embed"} for s in desc.get("skipped", [])]
+    stats = {"records": n_records, "shards": len(names), "shards_reused": reused,
+             "embed_seconds": round(seconds, 3),
+             "records_per_second": round(n_records / seconds, 2) if seconds > 0 else None}
+    return names, skipped, stats
+
+
+def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
+          on_shard: ShardHook | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Build (or resume building) an index; returns the build report."""
+    from xmodal.alignment import load_encoder
+
+    log = log or (lambda s: print(s, file=sys.stderr) if progress else None)
+    if not 0 < cfg.recall <= 1:
+        raise XmodalError(f"--recall {cfg.recall}: give a recall target in (0, 1], e.g. 0.95")
+    if cfg.shard_size < 1 or cfg.batch_size < 1:
+        raise XmodalError("--shard-size and --batch-size must be positive")
+    t_start = time.perf_counter()
+    out = Path(cfg.out)
+    with Writer(out, create=True) as writer:
+        stack = stack if stack is not None else load_encoder(cfg.model)
+        names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, "b",
+                                              cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
+                                              progress, on_shard)
+        report: dict[str, Any] = {
+            "corpus": [str(c) for c in cfg.corpus], "model": stack.spec,
+            "encoder_fingerprint": stack.fingerprint, "skipped": skipped,
+            "skipped_count": len(skipped), "skipped_by_reason": skip_summary(skipped), **estats,
+        }
+        opts = IndexOptions(cfg.memory, cfg.recall, cfg.factory, cfg.thresholds, cfg.tune_queries)
+        try:
+            manifest = index_shards(writer, names, Encoded(stack.spec, stack.fingerprint, stack.dim),
+                                    opts, cfg.dtype, log)
+        except XmodalError as exc:
+            report["error"] = str(exc)
+            atomic_write_json(out / REPORT_NAME, report)
+            raise
+        report.update(_manifest_part(manifest, time.perf_counter() - t_start))
+        atomic_write_json(out / REPORT_NAME, report)
+    return report
+
+
+def _manifest_part(m: IndexManifest, seconds: float) -> dict[str, Any]:
+    return {"generation": m.generation, "factory": m.factory, "search_params": m.search_params,
+            "counts": m.counts, "index_stats": {k: v for k, v in m.stats.items() if k != "tune_trials"},
+            "total_seconds": round(seconds, 3)}

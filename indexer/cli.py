@@ -1,0 +1,145 @@
+"""`xmodal index`: build, add, remove, info, compact. Thin over the library
+(`build.build`, `update.add/remove/compact`, `read_manifest`): JSON Lines when
+piped or with --json, a readable summary on a terminal, user errors one line."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from xmodal.alignment.errors import XmodalError
+
+from .factory import DEFAULT_MEMORY, parse_memory
+
+
+def _emit(obj: dict[str, Any], as_json: bool, keys: list[str]) -> None:
+    """One JSON line when piped/--json; otherwise `key: value` lines."""
+    if as_json or not sys.stdout.isatty():
+        click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str))
+        return
+    for k in keys:
+        if k in obj:
+            v = obj[k]
+            click.echo(f"{k:>18}: {json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}")
+
+
+def _skips(skipped: list[dict[str, str]], as_json: bool) -> None:
+    """On a terminal, list skipped items on stderr (JSON output already has them)."""
+    if as_json or not sys.stdout.isatty():
+        return
+    for s in skipped[:50]:
+        click.echo(f"skipped {s['item']}: {s['reason']}", err=True)
+    if len(skipped) > 50:
+        click.echo(f"... and {len(skipped) - 50} more (see build-report.json)", err=True)
+
+
+def _interrupted(what: str, out: str) -> None:
+    click.echo(f"interrupted: finished shards are kept in {out}/shards; rerun the same `{what}` "
+               "command to resume", err=True)
+    sys.exit(130)
+
+
+@click.group()
+def index() -> None:
+    """Build, update and inspect FAISS indexes over image/audio/text corpora."""
+
+
+@index.command("build")
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--model", default="lite", show_default=True, help="Encoder stack spec.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Index directory.")
+@click.option("--memory", default=None, help=f"Memory budget for the index, e.g. 2G "
+              f"[default: {DEFAULT_MEMORY // 1024**3}G].")
+@click.option("--recall", default=0.95, show_default=True, type=float, help="Recall@10 target.")
+@click.option("--factory", default=None, help="FAISS factory string (overrides the auto choice).")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--shard-size", default=1024, show_default=True, type=int,
+              help="Records per embedding shard (the unit of resume).")
+@click.option("--fp32", is_flag=True, help="Store shard vectors as float32 (default float16).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
+              factory: str | None, batch_size: int, shard_size: int, fp32: bool, as_json: bool,
+              quiet: bool) -> None:
+    """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index."""
+    from .build import BuildConfig, build
+
+    cfg = BuildConfig(list(corpus), out, model, parse_memory(memory), recall, factory, batch_size,
+                      shard_size, "float32" if fp32 else "float16")
+    try:
+        report = build(cfg, progress=not quiet)
+    except KeyboardInterrupt:
+        _interrupted("index build", out)
+    _skips(report["skipped"], as_json)
+    summary = {k: v for k, v in report.items() if k != "skipped"}
+    summary["out"] = out
+    _emit(summary, as_json, ["out", "model", "records", "skipped_count", "skipped_by_reason",
+                             "counts", "factory", "search_params", "index_stats", "total_seconds"])
+
+
+@index.command("add")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--upsert", is_flag=True, help="Replace items whose id is already indexed.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool) -> None:
+    """Add items from PATHS to INDEX_DIR (new generation, no full rebuild)."""
+    from .update import add
+
+    try:
+        res = add(index_dir, list(paths), upsert=upsert, batch_size=batch_size,
+                  progress=not (as_json or not sys.stderr.isatty()))
+    except KeyboardInterrupt:
+        _interrupted("index add", index_dir)
+    _skips(res["skipped"], as_json)
+    _emit(res, as_json, ["generation", "added", "vectors_added", "replaced", "skipped_by_reason",
+                         "counts", "hint"])
+
+
+@index.command("remove")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--ids", "ids", multiple=True, required=True,
+              help="Item ids to delete (repeat, or comma-separate).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete items (and their captions) by id."""
+    from .update import remove
+
+    wanted = [i.strip() for group in ids for i in group.split(",") if i.strip()]
+    if not wanted:
+        raise XmodalError("--ids: give at least one item id")
+    res = remove(index_dir, wanted)
+    _emit(res, as_json, ["generation", "removed", "vectors_removed", "not_found", "counts", "hint"])
+
+
+@index.command("info")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--verify", is_flag=True, help="Check file checksums against the manifest.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def info_cmd(index_dir: str, verify: bool, as_json: bool) -> None:
+    """Show the manifest: encoder, factory, tuned params, counts, measured recall."""
+    from .inspect import info
+
+    _emit(info(index_dir, verify), as_json,
+          ["path", "generation", "encoder_spec", "dim", "metric", "factory", "search_params",
+           "counts", "recall_at_10", "recall_target", "latency_ms_mean", "memory_bytes",
+           "checksums", "hint"])
+
+
+@index.command("compact")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--rechoose", is_flag=True, help="Re-pick the factory for the current size (rebuild).")
+@click.option("--memory", default=None, help="Memory budget for --rechoose, e.g. 2G.")
+@click.option("--recall", default=None, type=float, help="Recall@10 target to re-tune for.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def compact_cmd(index_dir: str, rechoose: bool, memory: str | None, recall: float | None,
+                as_json: bool) -> None:
+    """Rebuild the index without deleted rows (and re-tune)."""
+    from .update import compact
+
+    res = compact(index_dir, rechoose, parse_memory(memory) if memory else None, recall,
+                  log=lambda s: click.echo(s, err=True))
+    _emit(res, as_json, ["generation", "factory", "search_params", "deleted_before", "counts"])

@@ -1,0 +1,47 @@
+"""`info`: what an index directory holds, optionally verifying checksums."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .manifest import read_manifest, sha256_file
+
+COMPACT_HINT = 0.2
+
+
+def verify_files(index_dir: str | Path, files: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """name -> 'ok' | 'missing' | 'size differs' | 'checksum differs'."""
+    out = {}
+    for name, entry in files.items():
+        p = Path(index_dir) / name
+        if not p.is_file():
+            out[name] = "missing"
+        elif p.stat().st_size != entry.get("bytes"):
+            out[name] = "size differs"
+        elif sha256_file(p) != entry.get("sha256"):
+            out[name] = "checksum differs"
+        else:
+            out[name] = "ok"
+    return out
+
+
+def info(index_dir: str | Path, verify: bool = False) -> dict[str, Any]:
+    """A flat summary of the manifest (plus checksum results with `verify`)."""
+    m = read_manifest(index_dir)
+    s = m.stats
+    out: dict[str, Any] = {
+        "path": str(index_dir), "generation": m.generation, "format_version": m.format_version,
+        "encoder_spec": m.encoder_spec, "encoder_fingerprint": m.encoder_fingerprint, "dim": m.dim,
+        "metric": m.metric, "factory": m.factory, "search_params": m.search_params, "counts": m.counts,
+        "recall_at_10": s.get("recall_at_10"), "recall_target": s.get("recall_target"),
+        "latency_ms_mean": s.get("latency_ms_mean"), "memory_bytes": s.get("memory_bytes"),
+        "index_file": m.index_file, "files": len(m.files),
+    }
+    if verify:
+        res = verify_files(index_dir, m.files)
+        bad = {k: v for k, v in res.items() if v != "ok"}
+        out["checksums"] = "ok" if not bad else bad
+    total = max(m.counts.get("total", 0), 1)
+    if m.counts.get("deleted", 0) > COMPACT_HINT * total:
+        out["hint"] = f"many deleted rows: run `xmodal index compact {index_dir}`"
+    return out

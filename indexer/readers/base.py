@@ -1,0 +1,65 @@
+"""What readers yield besides records: `Skipped` (item + reason), and the
+sidecar conventions shared by folder and tar readers."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Union
+
+from ..records import Record
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that did not become a record, and why."""
+
+    item: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"item": self.item, "reason": self.reason}
+
+
+Entry = Union[Record, Skipped]
+
+
+def parse_sidecar_json(raw: bytes | str, where: str) -> tuple[dict[str, Any], list[str], Skipped | None]:
+    """Sidecar .json -> (metadata, extra captions, problem).
+
+    A "caption"/"captions" key adds captions (clip-retrieval style); the
+    rest is user metadata kept for display and filtering."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, [], Skipped(where, f"sidecar JSON unreadable ({exc}); metadata ignored")
+    if not isinstance(data, dict):
+        return {}, [], Skipped(where, "sidecar JSON is not an object; metadata ignored")
+    captions: list[str] = []
+    for key in ("caption", "captions"):
+        value = data.pop(key, None)
+        if isinstance(value, str):
+            captions.append(value)
+        elif isinstance(value, list):
+            captions.extend(str(v) for v in value)
+    return data, captions, None
+
+
+def caption_text(raw: bytes, where: str) -> tuple[str | None, Skipped | None]:
+    """Sidecar .txt -> one caption (the whole file, stripped)."""
+    try:
+        return raw.decode("utf-8").strip(), None
+    except UnicodeDecodeError:
+        return None, Skipped(where, "caption file is not UTF-8; caption ignored")
+
+
+def dedupe(entries: Iterable[Entry]) -> Iterator[Entry]:
+    """Drop records whose id was already seen, reporting each duplicate."""
+    seen: dict[str, str] = {}
+    for e in entries:
+        if isinstance(e, Record):
+            first = seen.get(e.id)
+            if first is not None:
+                yield Skipped(e.uri or e.id, f"duplicate id '{e.id}' (first seen at {first})")
+                continue
+            seen[e.id] = e.uri or e.id
+        yield e

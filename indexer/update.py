@@ -1,0 +1,161 @@
+"""Incremental updates: add, upsert, delete by id, and compaction.
+
+Each update embeds new items into new shards, changes a fully loaded copy
+of the current FAISS index (IVF and flat indexes drop deleted ids for real;
+HNSW keeps them as tombstones that readers filter out), writes it as the
+next generation's file and publishes a new manifest atomically. Readers of
+the previous generation are not disturbed; a crash before the manifest
+rename is rolled back by the next writer.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import faiss
+import numpy as np
+
+from xmodal.alignment.errors import XmodalError
+
+from .build import embed_corpus, skip_summary
+from .indexing import Encoded, IndexOptions, build_and_tune, publish_generation
+from .metadata import NewRow
+from .publish import Writer
+from .reader import load_faiss
+from .readers import Entry, read_corpus
+from .searching import supports_remove
+from .shards import VectorStore, read_shard
+
+Log = Callable[[str], None]
+from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
+
+
+def _stack_for(writer: Writer, stack: Any) -> Any:
+    from xmodal.alignment import load_encoder
+
+    m = writer.manifest
+    stack = stack if stack is not None else load_encoder(m.encoder_spec)
+    if stack.fingerprint != m.encoder_fingerprint:
+        raise XmodalError(f"{writer.dir} was built with encoder '{m.encoder_spec}' "
+                          f"(fingerprint {m.encoder_fingerprint[:12]}) but '{stack.spec}' now has "
+                          f"fingerprint {stack.fingerprint[:12]}: its weights changed; rebuild the index")
+    return stack
+
+
+def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any]) -> dict[str, Any]:
+    m = writer.manifest
+    stats = {**m.stats, **extra, "updated": time.time()}
+    enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim)
+    new = publish_generation(writer, index, m.factory, m.search_params, stats, enc, generation,
+                             m.vector_dtype)
+    counts = new.counts
+    out = {"generation": new.generation, "counts": counts}
+    if counts.get("deleted", 0) > COMPACT_HINT * max(counts.get("total", 1), 1):
+        out["hint"] = f"many deleted rows: run `xmodal index compact {writer.dir}`"
+    return out
+
+
+def _remove_labels(index: Any, meta: Any, labels: Sequence[int], generation: int) -> None:
+    if not labels:
+        return
+    meta.mark_deleted(labels, generation)
+    if supports_remove(index):
+        index.remove_ids(faiss.IDSelectorBatch(np.asarray(labels, dtype=np.int64)))
+
+
+def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: bool = False,
+        stack: Any = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
+        progress: bool = False, on_shard: Any = None) -> dict[str, Any]:
+    """Add (or with `upsert`, replace) items; existing ids are otherwise skipped."""
+    with Writer(index_dir) as writer:
+        meta = writer.open_meta()
+        stack = _stack_for(writer, stack)
+        generation = writer.generation + 1
+        entries = read_corpus(list(corpus)) if _is_paths(corpus) else corpus
+        names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
+                                              batch_size, workers, writer.manifest.vector_dtype,
+                                              progress, on_shard)
+        index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
+        rows: list[NewRow] = []
+        vecs: list[np.ndarray] = []
+        for name in names:
+            sh = read_shard(writer.dir, name)
+            for i, r in enumerate(sh.rows):
+                rows.append(NewRow(-1, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
+                                   r.metadata, name, i))
+            vecs.append(np.asarray(sh.vectors, dtype=np.float32))
+        existing = meta.live_labels([r.id for r in rows if r.kind == "item"])
+        replaced: list[int] = []
+        keep = []
+        for i, r in enumerate(rows):
+            owner = r.parent_id if r.kind == "caption" else r.id
+            if owner in existing:
+                if not upsert:
+                    if r.kind == "item":
+                        skipped.append({"item": r.id, "reason": "id already in the index (use --upsert to replace)",
+                                        "stage": "add"})
+                    continue
+                replaced.extend(existing[owner])
+            keep.append(i)
+        replaced = sorted(set(replaced))
+        _remove_labels(index, meta, replaced, generation)
+        start = meta.next_label()
+        new_rows = [rows[i] for i in keep]
+        for j, r in enumerate(new_rows):
+            r.label = start + j
+        if new_rows:
+            allv = np.concatenate(vecs)[keep]
+            index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
+            meta.insert(new_rows, generation)
+        out = _commit(writer, index, generation, {})
+        out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
+                    "replaced": len(replaced), "skipped": skipped,
+                    "skipped_by_reason": skip_summary(skipped), **estats})
+        return out
+
+
+def remove(index_dir: str | Path, ids: Sequence[str]) -> dict[str, Any]:
+    """Delete items (with their captions) by id; unknown ids are reported."""
+    with Writer(index_dir) as writer:
+        meta = writer.open_meta()
+        generation = writer.generation + 1
+        found = meta.live_labels(list(ids))
+        missing = [i for i in ids if i not in found]
+        labels = sorted({lab for labs in found.values() for lab in labs})
+        index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
+        _remove_labels(index, meta, labels, generation)
+        out = _commit(writer, index, generation, {})
+        out.update({"removed": len(found), "vectors_removed": len(labels), "not_found": missing})
+        return out
+
+
+def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = None,
+            recall: float | None = None, log: Log | None = None) -> dict[str, Any]:
+    """Rebuild the index from the live rows' stored vectors (labels kept),
+    dropping tombstones; re-tunes, and with `rechoose` re-picks the factory."""
+    log = log or (lambda s: print(s, file=sys.stderr))
+    with Writer(index_dir) as writer:
+        meta = writer.open_meta()
+        m = writer.manifest
+        live = meta.live_rows_all()
+        if not live:
+            raise XmodalError(f"{index_dir}: no live rows left; build a new index instead")
+        labels = np.array([lab for lab, _, _ in live], dtype=np.int64)
+        vectors = VectorStore(writer.dir, m.dim).gather([(s, r) for _, s, r in live])
+        opts = IndexOptions(memory=memory or m.stats.get("memory_budget") or IndexOptions().memory,
+                            recall=recall or m.stats.get("recall_target", 0.95))
+        index, factory, params, stats = build_and_tune(vectors, labels, opts,
+                                                       None if rechoose else m.factory, log)
+        generation = writer.generation + 1
+        writer.manifest = replace(m, factory=factory, search_params=params)
+        before = meta.counts(None).get("deleted", 0)
+        out = _commit(writer, index, generation, {**stats, "compacted": time.time()})
+        out.update({"factory": factory, "search_params": params, "deleted_before": before})
+        return out
+
+
+def _is_paths(corpus: Any) -> bool:
+    return isinstance(corpus, (list, tuple)) and all(isinstance(c, (str, Path)) for c in corpus)
