@@ -1,0 +1,98 @@
+"""fetch / load_corpus / CLI end to end on a synthetic corpus; apt handling."""
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from xmodal.alignment.cli.data import data
+from xmodal.alignment.data import corpus_dir, debian, fetch, freedesktop, load_corpus
+from xmodal.alignment.errors import XmodalError
+
+
+@pytest.fixture
+def fake_freedesktop(tmp_path, monkeypatch):
+    """Replace the package download by a folder of synthetic sounds."""
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    t = np.linspace(0, 0.1, 1600, endpoint=False)
+    for i in range(30):
+        sf.write(sounds / f"event-{chr(97 + i % 26)}{i}.wav", 0.3 * np.sin(2 * np.pi * (200 + 30 * i) * t), 16000)
+    calls = []
+
+    def build(root, log=print):
+        calls.append(root)
+        return freedesktop.build_from_dir(sounds)
+
+    monkeypatch.setattr(freedesktop, "build", build)
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    return calls
+
+
+def test_fetch_is_idempotent_and_splits_load(fake_freedesktop, tmp_path):
+    root = fetch("freedesktop", log=lambda m: None)
+    assert root == corpus_dir("freedesktop") == tmp_path / "cache" / "data" / "freedesktop"
+    for f in ("pairs.jsonl", "train.jsonl", "val.jsonl", "test.jsonl", "splits.json",
+              "summary.json", "skipped.jsonl", ".done"):
+        assert (root / f).exists(), f
+    fetch("freedesktop", log=lambda m: None)
+    assert len(fake_freedesktop) == 1  # second fetch did not rebuild
+    everything = load_corpus("freedesktop")
+    parts = {s: load_corpus("freedesktop", split=s) for s in ("train", "val", "test")}
+    assert sorted(p.id for v in parts.values() for p in v) == sorted(p.id for p in everything)
+    assert len(everything) == 30
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["by_modality"] == {"audio": 30}
+    assert sum(summary["splits"].values()) == 30
+
+
+def test_load_before_fetch_and_unknown_names(fake_freedesktop):
+    with pytest.raises(XmodalError, match="not fetched yet .*xmodal data fetch freedesktop"):
+        load_corpus("freedesktop")
+    with pytest.raises(XmodalError, match="unknown corpus 'nope'"):
+        load_corpus("nope")
+
+
+def test_cli_list_and_fetch(fake_freedesktop, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(data, ["list", "--json"])
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert res.exit_code == 0 and {r["name"] for r in rows} >= {"openclipart", "instruments"}
+    assert not next(r for r in rows if r["name"] == "freedesktop")["fetched"]
+    res = runner.invoke(data, ["fetch", "freedesktop", "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.output.splitlines()[-1])
+    assert row["name"] == "freedesktop" and row["items"] == 30
+    res = runner.invoke(data, ["fetch", "nope"])
+    assert isinstance(res.exception, XmodalError) and "unknown corpus" in str(res.exception)
+
+
+def test_missing_apt_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(debian.shutil, "which", lambda name: None)
+    with pytest.raises(XmodalError, match="apt-get is not available") as err:
+        debian.download("some-pkg", tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_apt_update_runs_once_when_package_unknown(tmp_path, monkeypatch):
+    # A fake apt-get: `download` fails until `update` has been run.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    script = bin_dir / "apt-get"
+    script.write_text(f"""#!/bin/sh
+echo "$1" >> {log}
+if [ "$1" = update ]; then touch {tmp_path}/updated; exit 0; fi
+if [ -f {tmp_path}/updated ]; then touch "$2_1.0_all.deb"; exit 0; fi
+echo "E: Unable to locate package $2" >&2; exit 100
+""")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    deb = debian.download("pkg-x", tmp_path / "debs", log=lambda m: None)
+    assert deb.name == "pkg-x_1.0_all.deb"
+    assert log.read_text().split() == ["download", "update", "download"]
+    assert debian.download("pkg-x", tmp_path / "debs") == deb  # cached: no apt call
+    assert log.read_text().split() == ["download", "update", "download"]
