@@ -23,7 +23,7 @@ from xmodal.alignment.errors import BadInput, XmodalError
 
 from .engine import Engine
 from .hits import Hit
-from .media import MediaForbidden, MediaNotFound, MediaStore, roots_from_manifest
+from .media import MediaForbidden, MediaNotFound, MediaStore, corpus_roots
 from .metrics import Metrics
 from .schemas import MAX_BODY_BYTES, Health, HitOut, IndexInfo, SearchRequest, SearchResponse
 
@@ -61,7 +61,7 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
 
     def store_for(index_name: str) -> MediaStore:
         src = engine.source(index_name)
-        roots = tuple(list(media_roots or []) + roots_from_manifest(src.manifest))
+        roots = tuple(list(media_roots or []) + corpus_roots(src.path, src.manifest))
         if roots not in stores:
             stores[roots] = MediaStore(list(roots))
         return stores[roots]

@@ -6,6 +6,7 @@ Image thumbnails are made with PIL."""
 from __future__ import annotations
 
 import io
+import json
 import mimetypes
 import os
 import tarfile
@@ -47,18 +48,33 @@ class MediaFile:
             return fh.read()
 
 
-def roots_from_manifest(manifest: Any) -> list[str]:
-    """Corpus roots an index records (manifest.stats['corpus_roots'] or
-    ['corpus_root'] / ['source']); empty when it records none."""
+def corpus_roots(index_dir: str, manifest: Any) -> list[str]:
+    """Corpus roots an index was built from: `manifest.stats['corpus_roots']`
+    when the indexer records them, else the `corpus` list of the index's
+    build-report.json. A root that is a file (a tar shard, a manifest
+    CSV/JSONL) contributes its own path and its folder."""
     stats = getattr(manifest, "stats", None) or {}
-    found: list[str] = []
-    for key in ("corpus_roots", "corpus_root", "roots", "source", "corpus"):
-        value = stats.get(key)
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, str))
-    return found
+    found = _strings(stats.get("corpus_roots"))
+    if not found:
+        try:
+            report = json.loads((Path(index_dir) / "build-report.json").read_text())
+            found = _strings(report.get("corpus")) if isinstance(report, dict) else []
+        except (OSError, ValueError):
+            found = []
+    roots: list[str] = []
+    for root in found:
+        roots.append(root)
+        if os.path.isfile(root) and not root.lower().endswith(".tar"):
+            roots.append(os.path.dirname(os.path.abspath(root)))  # a manifest names files beside it
+    return roots
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def _inside(path: str, root: str) -> bool:
@@ -82,7 +98,11 @@ class MediaStore:
         if not self.roots:
             raise MediaForbidden(what, "no corpus root is known for this index",
                                  "start the server with --media-root DIR")
-        candidates = [rel] if os.path.isabs(rel) else [os.path.join(r, rel) for r in self.roots]
+        # A relative uri is relative to the build's working directory (the
+        # folder reader stores paths as given) or to a root; both must land
+        # inside a root.
+        candidates = [rel] if os.path.isabs(rel) else [os.path.abspath(rel)] + [
+            os.path.join(r, rel) for r in self.roots]
         for cand in candidates:
             real = os.path.realpath(cand)
             if any(_inside(real, root) for root in self.roots):

@@ -1,8 +1,9 @@
 """Fixtures shared by the search tests: the `tiny` encoder stack (loaded
 once per session) and a small real index of synthetic images, sounds and
-texts embedded with it."""
+texts built with it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,6 @@ import pytest
 import soundfile as sf
 from PIL import Image, ImageDraw
 
-from search_index import build_from_vectors
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (40, 60, 220),
            "yellow": (240, 220, 40), "black": (10, 10, 10), "white": (245, 245, 245)}
@@ -26,56 +26,38 @@ def tiny_stack():
     return load_encoder("tiny")
 
 
-def make_corpus(root: Path) -> list[dict]:
-    """Write synthetic media; return item dicts (id, modality, uri|text, captions)."""
-    root.mkdir(parents=True, exist_ok=True)
-    items = []
+def make_corpus(root: Path) -> Path:
+    """Write a clip-retrieval style folder: media + .txt caption + .json
+    metadata sidecars, and lone .txt files as text items."""
+    for sub in ("img", "snd", "txt"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
     for name, rgb in COLOURS.items():
         img = Image.new("RGB", (96, 72), (250, 250, 250))
         ImageDraw.Draw(img).ellipse((10, 8, 86, 64), fill=rgb)
-        path = root / f"{name}.png"
-        img.save(path)
-        items.append({"id": f"img/{name}", "modality": "image", "uri": str(path),
-                      "captions": [f"a {name} circle"], "metadata": {"colour": name, "license": "cc0"}})
+        img.save(root / "img" / f"{name}.png")
+        (root / "img" / f"{name}.txt").write_text(f"a {name} circle")
+        (root / "img" / f"{name}.json").write_text(json.dumps({"colour": name, "license": "cc0"}))
     rate = 16000
-    t = np.arange(int(rate * 1.0)) / rate
+    t = np.arange(rate) / rate
     for name, freq in TONES.items():
         wave = np.sin(2 * np.pi * (freq or 200 + 600 * t) * t) * 0.3
-        path = root / f"{name}.wav"
-        sf.write(path, wave.astype(np.float32), rate)
-        items.append({"id": f"snd/{name}", "modality": "audio", "uri": str(path),
-                      "captions": [f"a {name} tone"], "metadata": {"license": "by"}})
+        sf.write(root / "snd" / f"{name}.wav", wave.astype(np.float32), rate)
+        (root / "snd" / f"{name}.txt").write_text(f"a {name} tone")
+        (root / "snd" / f"{name}.json").write_text(json.dumps({"license": "by"}))
     for i, text in enumerate(TEXTS):
-        items.append({"id": f"txt/{i}", "modality": "text", "text": text, "captions": [],
-                      "metadata": {"license": "cc0"}})
-    return items
-
-
-def embed_rows(stack, items):
-    """Embed items + captions with `stack` -> (ShardRows, vectors)."""
-    from xmodal.indexer.shards import ShardRow
-
-    rows, vecs = [], []
-    for it in items:
-        source = it.get("uri") or it.get("text")
-        vec = {"image": stack.encode_images, "audio": stack.encode_audio,
-               "text": stack.encode_text}[it["modality"]]([source])[0]
-        rows.append(ShardRow(it["id"], it["modality"], "item", None, it.get("uri"), it.get("text"),
-                             dict(it["metadata"])))
-        vecs.append(vec)
-        for j, cap in enumerate(it["captions"]):
-            rows.append(ShardRow(f"{it['id']}#caption{j}", "text", "caption", it["id"], None, cap,
-                                 dict(it["metadata"])))
-            vecs.append(stack.encode_text([cap])[0])
-    return rows, np.stack(vecs)
+        (root / "txt" / f"{i}.txt").write_text(text)
+    return root
 
 
 @pytest.fixture(scope="session")
 def tiny_index(tmp_path_factory, tiny_stack):
-    """(index path, corpus root, items) of a small `tiny`-encoded index."""
+    """(index path, corpus root) of a small index built from a synthetic
+    folder corpus by the indexer's real build, with the `tiny` encoder."""
+    from xmodal.indexer.build import BuildConfig, build
+
     base = tmp_path_factory.mktemp("tiny")
-    items = make_corpus(base / "corpus")
-    rows, vecs = embed_rows(tiny_stack, items)
-    path = build_from_vectors(base / "tiny.xmodal", rows, vecs, spec=tiny_stack.spec,
-                              fingerprint=tiny_stack.fingerprint)
-    return path, base / "corpus", items
+    root = make_corpus(base / "corpus")
+    out = base / "tiny.xmodal"
+    build(BuildConfig(corpus=[str(root)], out=str(out), model="tiny", factory="Flat",
+                      tune_queries=50, workers=1), stack=tiny_stack, progress=False)
+    return out, root

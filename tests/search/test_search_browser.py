@@ -31,8 +31,8 @@ def free_port() -> int:
 def server(tiny_index, tiny_stack):
     import uvicorn
 
-    path, root, _ = tiny_index
-    app = create_app(Engine.open(str(path), encoder=tiny_stack), media_roots=[str(root)])
+    path, _root = tiny_index
+    app = create_app(Engine.open(str(path), encoder=tiny_stack))  # roots from the build report
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

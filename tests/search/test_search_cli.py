@@ -16,7 +16,7 @@ def run(*args):
 
 
 def test_text_query_json_lines_when_piped(tiny_index, tiny_stack):
-    path, _root, _items = tiny_index
+    path, _root = tiny_index
     res = run(path, "a red circle", "-k", 4, "--target", "image")
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in res.stdout.splitlines()]
@@ -34,19 +34,20 @@ def test_text_query_json_lines_when_piped(tiny_index, tiny_stack):
 
 
 def test_image_audio_id_embedding_queries(tiny_index):
-    path, root, _ = tiny_index
-    res = run(path, "--image", root / "red.png", "-k", 1, "--target", "image", "--json")
-    assert res.exit_code == 0 and json.loads(res.stdout)["id"] == "img/red"  # itself first
-    res = run(path, "--audio", root / "low.wav", "-k", 1, "--target", "audio")
-    assert res.exit_code == 0 and json.loads(res.stdout)["id"] == "snd/low"
-    res = run(path, "--id", "img/red", "-k", 3)
-    assert res.exit_code == 0 and "img/red\"" not in res.stdout
+    path, root = tiny_index
+    res = run(path, "--image", root / "img/red.png", "-k", 1, "--target", "image", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["id"] == "img/red.png"  # itself first
+    res = run(path, "--audio", root / "snd/low.wav", "-k", 1, "--target", "audio")
+    assert res.exit_code == 0 and json.loads(res.stdout)["id"] == "snd/low.wav"
+    res = run(path, "--id", "img/red.png", "-k", 3)
+    ids = [json.loads(x)["id"] for x in res.stdout.splitlines()]
+    assert res.exit_code == 0 and len(ids) == 3 and "img/red.png" not in ids
     res = run(path, "--embedding", json.dumps([0.1] * 32), "-k", 2)
     assert res.exit_code == 0 and len(res.stdout.splitlines()) == 2
 
 
 def test_table_output(tiny_index):
-    path, _, _ = tiny_index
+    path, _ = tiny_index
     res = run(path, "beep", "--table", "-k", 3, "--where", "license=by")
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
@@ -55,13 +56,13 @@ def test_table_output(tiny_index):
 
 
 def test_exit_codes(tiny_index, tmp_path):
-    path, root, _ = tiny_index
+    path, root = tiny_index
     res = run(path, "x", "--where", "license=none-such")
     assert res.exit_code == 1 and res.stdout == "" and "no results" in res.stderr
     for args in [(path,), (path, "x", "--id", "y"), (path, "--id", "missing"), (path, "x", "-k", 0),
                  (tmp_path / "nope.xmodal", "x"), (path, "--embedding", "[1,2]"),
                  (path, "--embedding", "{oops"), (path, "x", "--where", "novalue"),
-                 (path, "--image", root / "low.wav")]:
+                 (path, "--image", root / "snd/low.wav")]:
         res = run(*args)
         assert res.exit_code == 2, (args, res.output)
         assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
@@ -79,18 +80,20 @@ def test_table_clips_long_cells():
 
 
 def test_serve_builds_the_app_and_runs_uvicorn(tiny_index, monkeypatch):
-    path, root, _ = tiny_index
+    path, root = tiny_index
     seen = {}
 
     def fake_run(app, host, port, log_level):
         seen.update(app=app, host=host, port=port)
 
     monkeypatch.setattr("uvicorn.run", fake_run)
-    res = CliRunner().invoke(search_cli.serve, [str(path), "--port", "8123", "--media-root", str(root)])
+    res = CliRunner().invoke(search_cli.serve, [str(path), "--port", "8123"])
     assert res.exit_code == 0, res.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
     client = TestClient(seen["app"])
     assert client.post("/search", json={"text": "red", "k": 2}).status_code == 200
-    assert client.get("/items/img/red/media").status_code == 200
+    # No --media-root: the corpus root comes from the index's build report.
+    assert client.get("/items/img/red.png/media").status_code == 200
+    assert client.get("/items/snd/low.wav/media").headers["content-type"].startswith("audio/")
     res = CliRunner().invoke(search_cli.serve, ["/no/such.xmodal"])
     assert res.exit_code == 2 and "error:" in res.stderr
