@@ -7,6 +7,7 @@ resumes where it stopped and a finished one is a no-op.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -93,3 +94,16 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def corpus_lock(root: Path) -> Iterator[None]:
+    """Exclusive lock on a corpus directory, so two fetches never interleave."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

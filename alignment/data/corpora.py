@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import XmodalError
 from .base import Log
-from .cache import Stages, atomic_file, corpus_dir, write_json_atomic
+from .cache import Stages, atomic_file, corpus_dir, corpus_lock, write_json_atomic
 from .pairs import Pair, read_pairs, write_pairs
 from .splits import SPLITS, SplitConfig, write_splits
 
@@ -64,7 +64,15 @@ def fetch(name: str, cache: str | os.PathLike | None = None, *, log: Log = _stde
     root = corpus_dir(name, cache)
     if is_fetched(name, cache) and not force:
         return root
-    root.mkdir(parents=True, exist_ok=True)
+    with corpus_lock(root):
+        if is_fetched(name, cache) and not force:  # another process finished it meanwhile
+            return root
+        _build(name, mod, root, cache, log)
+    return root
+
+
+def _build(name: str, mod, root: Path, cache, log: Log) -> None:
+    """Run the builder and write pairs, skipped, splits, summary and .done."""
     (root / ".done").unlink(missing_ok=True)
     t0 = time.time()
     kwargs = {"cache": cache} if _takes_cache(mod) else {}
@@ -91,7 +99,6 @@ def fetch(name: str, cache: str | os.PathLike | None = None, *, log: Log = _stde
     write_json_atomic(root / "summary.json", summary)
     Stages(root).mark("build", {"items": len(built.pairs)})
     (root / ".done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
-    return root
 
 
 def _takes_cache(mod) -> bool:

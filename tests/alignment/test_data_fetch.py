@@ -96,3 +96,29 @@ echo "E: Unable to locate package $2" >&2; exit 100
     assert log.read_text().split() == ["download", "update", "download"]
     assert debian.download("pkg-x", tmp_path / "debs") == deb  # cached: no apt call
     assert log.read_text().split() == ["download", "update", "download"]
+
+
+@pytest.mark.skipif(not (debian.shutil.which("dpkg-deb") and debian.shutil.which("dpkg")),
+                    reason="dpkg / dpkg-deb not installed")
+def test_fetch_package_unpacks_a_local_deb_once(tmp_path):
+    import subprocess
+
+    # Build a real tiny .deb and put it where a download would land.
+    src = tmp_path / "src"
+    (src / "DEBIAN").mkdir(parents=True)
+    (src / "DEBIAN" / "control").write_text(
+        "Package: xm-tiny\nVersion: 1.0\nArchitecture: all\nMaintainer: x <x@y>\nDescription: t\n")
+    (src / "usr/share/xm").mkdir(parents=True)
+    (src / "usr/share/xm/hello.txt").write_text("hello\n")
+    root = tmp_path / "corpus"
+    (root / "debs").mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", str(src), str(root / "debs" / "xm-tiny_1.0_all.deb")],
+                   check=True, capture_output=True)
+    (root / "pkg" / ".xm-tiny.partial").mkdir(parents=True)  # left over by an interrupted run
+    dest = debian.fetch_package("xm-tiny", root, log=lambda m: None)
+    assert (dest / "usr/share/xm/hello.txt").read_text() == "hello\n"
+    assert not (root / "pkg" / ".xm-tiny.partial").exists()
+    assert (root / ".stages" / "extract-xm-tiny.done").exists()
+    (dest / "usr/share/xm/hello.txt").write_text("changed\n")
+    debian.fetch_package("xm-tiny", root, log=lambda m: None)  # done marker: not unpacked again
+    assert (dest / "usr/share/xm/hello.txt").read_text() == "changed\n"
