@@ -14,7 +14,7 @@ from .base import Built, Log
 from .debian import fetch_package
 from .gm import article
 from .pairs import Pair
-from .tuxpaint import check_audio
+from .sounds import check_audio
 
 SOUNDS = "usr/share/sounds/freedesktop/stereo"
 

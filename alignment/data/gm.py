@@ -68,7 +68,7 @@ def spoken_name(program: int) -> str:
     name = GM_PROGRAMS[program]
     base, _, paren = name.partition(" (")
     paren = paren.rstrip(")")
-    words = base.lower().replace("honky-tonk", "honky-tonk")
+    words = base.lower()
     words = " ".join(w for w in words.split() if not w.isdigit())  # "Synth Bass 1" -> "synth bass"
     if paren:
         if base.startswith(("Lead", "Pad", "FX")):

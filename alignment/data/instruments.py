@@ -18,6 +18,7 @@ from pathlib import Path
 from .base import Built, Log
 from .gm import GM_PROGRAMS, article, centre_pitch, family_of, spoken_name
 from .midi import Track
+from .pairs import Pair
 
 CLIPS_PER_PROGRAM = 5
 CLIP_SECONDS = 3.0
@@ -159,8 +160,6 @@ def build(root: Path, log: Log = print) -> Built:
     out = Built(notes={"soundfont": str(sf2), "clips_planned": len(plans),
                        "clip_seconds": CLIP_SECONDS, "sample_rate": SAMPLE_RATE})
     rendered = render_batches(plans, root, sf2, out, log=log)
-    from .pairs import Pair
-
     for plan in plans:
         wav = rendered.get(plan.id)
         if wav is None:

@@ -20,7 +20,7 @@ from ..errors import BadInput, XmodalError
 from .base import Built, Log
 from .cache import atomic_file
 from .pairs import Pair, group_key
-from .tuxpaint import check_audio
+from .sounds import check_audio
 
 VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-us+f3", "en-gb+f2", "en-us+m3",
           "en-gb-x-rp+f4"]

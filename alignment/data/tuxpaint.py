@@ -18,19 +18,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
 from ..errors import BadInput, XmodalError
 from .base import Built, Log
 from .cache import atomic_file
 from .debian import fetch_package
 from .images import inspect_image
 from .pairs import Pair, clean_text, group_key
+from .sounds import check_audio
 
 STAMPS = "usr/share/tuxpaint/stamps"
 RASTER_SIDE = 256
-MAX_AUDIO_SECONDS = 60.0
 _LOCALE_LINE = re.compile(r"^[A-Za-z]{2,3}(_[A-Za-z]{2})?(@\w+)?\.utf-?8=", re.I)
 
 
@@ -50,27 +47,6 @@ def sound_effect(stem: Path) -> Path | None:
         if p.exists():
             return p
     return None
-
-
-def check_audio(path: Path) -> dict:
-    """Duration/sample rate of a sound; BadInput if unreadable, silent or endless."""
-    try:
-        info = sf.info(str(path))
-        if info.frames <= 0 or info.samplerate <= 0:
-            raise BadInput(str(path), "audio has no samples")
-        seconds = info.frames / info.samplerate
-        if seconds > MAX_AUDIO_SECONDS:
-            raise BadInput(str(path), f"audio is {seconds:.0f} s long (limit {MAX_AUDIO_SECONDS:.0f} s)")
-        data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    except BadInput:
-        raise
-    except Exception as exc:
-        raise BadInput(str(path), f"unreadable audio ({type(exc).__name__}: {exc})") from None
-    peak = float(np.abs(data).max()) if data.size else 0.0
-    if peak < 1e-4:
-        raise BadInput(str(path), f"audio is silent (peak {peak:.1e})")
-    return {"seconds": round(seconds, 3), "sample_rate": info.samplerate,
-            "channels": info.channels}
 
 
 class Rasteriser:

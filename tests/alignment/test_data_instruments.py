@@ -2,7 +2,6 @@
 import shutil
 import struct
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
