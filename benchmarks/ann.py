@@ -145,7 +145,8 @@ def build(factory: str, base: np.ndarray) -> tuple[Any, dict[str, float]]:
 
 
 def sweep(vs: VectorSet, truth: np.ndarray, grid: Sequence[Family],
-          on_point: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+          on_point: Callable[[dict[str, Any]], None] | None = None,
+          single_max: int = 200) -> list[dict[str, Any]]:
     """Measure every (family, parameters) point; a family that fails to
     build is reported as an error point instead of ending the sweep."""
     points = []
@@ -164,7 +165,7 @@ def sweep(vs: VectorSet, truth: np.ndarray, grid: Sequence[Family],
             set_params(index, params)
             name = fam.factory + "".join(f" {k}={v}" for k, v in params.items())
             point = {"family": fam.family, "factory": fam.factory, "params": params, "name": name,
-                     "memory_bytes": size, **timing, **measure(index, vs.queries, truth)}
+                     "memory_bytes": size, **timing, **measure(index, vs.queries, truth, single_max=single_max)}
             points.append(point)
             if on_point:
                 on_point(point)

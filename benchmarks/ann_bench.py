@@ -14,7 +14,7 @@ from .report import md_table
 
 def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int = 1000,
             autofaiss: bool = True, grid: Sequence[ann.Family] | None = None,
-            plot_dir: str | Path | None = None,
+            plot_dir: str | Path | None = None, single_queries: int = 200,
             log: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], str]:
     """Run the sweep; returns (results, markdown)."""
     budget = ann.parse_memory(memory)
@@ -35,7 +35,7 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
                 f"{p['qps_single']:.0f} q/s single, {p['memory_bytes'] / 2**20:.1f} MiB, "
                 f"build {p['build_s']:.1f}s")
 
-    points = ann.sweep(vs, truth, grid, on_point=show)
+    points = ann.sweep(vs, truth, grid, on_point=show, single_max=single_queries)
     choices = []
     for target in recalls:
         best = ann.choose(points, target, budget)
@@ -46,10 +46,10 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
     auto: dict[str, Any] = {}
     for target in recalls:
         log(f"xmodal auto choice for recall {target} ...")
-        auto[f"xmodal@{target}"] = ann_peers.ours_auto(vs, truth, budget, target)
+        auto[f"xmodal@{target}"] = ann_peers.ours_auto(vs, truth, budget, target, single_queries)
     if autofaiss:
         log("autofaiss choice (subprocess in its own venv) ...")
-        auto["autofaiss"] = ann_peers.autofaiss_choice(vs, truth, memory)
+        auto["autofaiss"] = ann_peers.autofaiss_choice(vs, truth, memory, single_max=single_queries)
     else:
         auto["autofaiss"] = {"skipped": "autofaiss disabled (--no-autofaiss)"}
     for name, res in auto.items():

@@ -24,7 +24,8 @@ AUTOFAISS_VENV = Path(os.environ.get("XMODAL_AUTOFAISS_VENV", "/work/peers/autof
 PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "autofaiss_build.py"
 
 
-def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, recall: float) -> dict[str, Any]:
+def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, recall: float,
+              single_max: int = 200) -> dict[str, Any]:
     """What `xmodal index` would build for these vectors: the indexer's own
     factory choice, build and search-parameter tuning (on its own tuning
     queries), then measured on our held-out queries like every grid point."""
@@ -38,11 +39,11 @@ def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, recall: float) -> d
     labels = np.arange(vs.n, dtype=np.int64)
     notes: list[str] = []
     t0 = time.perf_counter()
-    index, factory, params, stats = build_and_tune(vs.base, labels, IndexOptions(memory=memory, recall=recall),
-                                                   None, notes.append)
+    opts = IndexOptions(memory=memory, recall=recall, tune_queries=min(1000, max(50, vs.n // 20)))
+    index, factory, params, stats = build_and_tune(vs.base, labels, opts, None, notes.append)
     build_s = time.perf_counter() - t0
     lookup = in_memory_lookup(vs.base, labels)
-    res = measure(index, vs.queries, truth,
+    res = measure(index, vs.queries, truth, single_max=single_max,
                   search_fn=lambda q: search(index, q, K, params, None, lookup)[1])
     out = {"factory": factory, "params": params, "family": family_of(factory),
            "reason": stats.get("factory_reason"), "memory_bytes": index_bytes(index),
@@ -62,7 +63,7 @@ def autofaiss_available() -> str | None:
 
 
 def autofaiss_choice(vs: VectorSet, truth: np.ndarray, memory: str, available: str = "8G",
-                     timeout_s: float = 3600) -> dict[str, Any]:
+                     timeout_s: float = 3600, single_max: int = 200) -> dict[str, Any]:
     """autofaiss's pick under `memory`, built in its venv, measured here."""
     why = autofaiss_available()
     if why:
@@ -93,4 +94,4 @@ def autofaiss_choice(vs: VectorSet, truth: np.ndarray, memory: str, available: s
                 "subprocess_wall_s": wall, "autofaiss_version": info.get("autofaiss"),
                 "autofaiss_faiss_version": info.get("faiss"),
                 "note": "build_s includes autofaiss's own search-parameter tuning",
-                **measure(index, vs.queries, truth)}
+                **measure(index, vs.queries, truth, single_max=single_max)}

@@ -67,6 +67,8 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the report a
 @click.option("--memory", default="2G", show_default=True, help="Index memory budget, e.g. 2G.")
 @click.option("--queries", "n_queries", type=int, default=1000, show_default=True,
               help="Held-out queries.")
+@click.option("--single-queries", type=int, default=200, show_default=True,
+              help="Queries timed one at a time per point (QPS single).")
 @click.option("--no-autofaiss", is_flag=True, help="Do not run autofaiss even if its venv exists.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_compare
@@ -74,7 +76,7 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the report a
 @click.argument("extra_recalls", nargs=-1, type=float)
 @click.pass_context
 def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory: str, n_queries: int,
-            no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
+            single_queries: int, no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
             extra_recalls: tuple[float, ...]) -> None:
     """Sweep FAISS index families: recall@10 vs QPS vs memory vs build time.
 
@@ -84,6 +86,37 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
     targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
     ctx.params["recalls"] = targets  # so the recorded command shows --recall 0.9 0.95 0.99
     results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
-                          plot_dir=out, log=_log)
-    params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries}
+                          plot_dir=out, single_queries=single_queries, log=_log)
+    params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries,
+              "single_queries": single_queries}
     _finish(ctx, "ann", out, params, results, md, compare, as_json)
+
+
+@bench.command("retrieval")
+@click.option("--model", required=True, help="Model spec, e.g. lite or openclip:ViT-B-32/laion2b_s34b_b79k.")
+@click.option("--dataset", required=True, help="flickr30k, mscoco, audiocaps, clotho, or an offline corpus.")
+@click.option("--root", default=None, type=click.Path(file_okay=False), help="Dataset folder (file datasets).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--memory", default="2G", show_default=True, help="Index memory budget.")
+@click.option("--recall", "recall", type=float, default=0.95, show_default=True,
+              help="Recall target the index is tuned for.")
+@click.option("--factory", default=None, help="Force a FAISS factory (default: the indexer's choice).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@_compare
+@_json
+@click.pass_context
+def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None, split: str, memory: str,
+                  recall: float, factory: str | None, batch_size: int, out: str, compare: str | None,
+                  as_json: bool) -> None:
+    """Recall@1/5/10, mAP and MRR in every direction the data allows,
+    exactly and through the FAISS index, side by side."""
+    from .retrieval import run_retrieval
+    from .retrieval_report import attach_reference, markdown, plot
+
+    results = run_retrieval(model, dataset, out, root, split, memory, recall, factory, batch_size, log=_log)
+    attach_reference(results)
+    plot(results, out)
+    params = {"model": model, "dataset": dataset, "root": root, "split": split, "memory": memory,
+              "recall": recall, "factory": factory}
+    _finish(ctx, "retrieval", out, params, results, markdown(results), compare, as_json)

@@ -62,7 +62,7 @@ def test_sweep_smoke_exactness_where_it_must_hold(tmp_path):
             ann.Family("IVF-Flat", "IVF16,Flat", [{"nprobe": 1}, {"nprobe": 16}]),
             ann.Family("broken", "NotAFactory")]
     res, md = run_ann("synthetic:2000x16", [0.9], "64M", n_queries=50, autofaiss=False,
-                      grid=grid, plot_dir=tmp_path)
+                      grid=grid, plot_dir=tmp_path, single_queries=10)
     by = {p["name"]: p for p in res["points"]}
     assert by["Flat"]["recall@10"] == 1.0
     assert by["IVF16,Flat nprobe=16"]["recall@10"] == 1.0  # every list probed = exact
@@ -88,7 +88,8 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
     runner = CliRunner()
     out1 = tmp_path / "r1"
     r = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--recall", "0.9", "0.99",
-                              "--queries", "30", "--no-autofaiss", "--out", str(out1), "--json"])
+                              "--queries", "30", "--single-queries", "10", "--no-autofaiss", "--out", str(out1),
+                              "--json"])
     assert r.exit_code == 0, r.output
     report = json.loads(r.output.strip().splitlines()[-1])
     assert report["params"]["recall"] == [0.9, 0.99]
@@ -96,6 +97,7 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
     assert report["environment"]["versions"]["faiss-cpu"]
     assert (out1 / "summary.md").exists() and (out1 / "report.json").exists()
     r2 = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--queries", "30", "--no-autofaiss",
+                               "--single-queries", "10",
                                "--out", str(tmp_path / "r2"), "--compare", str(out1 / "report.json")])
     assert r2.exit_code == 0, r2.output
     assert "Compared with" in (tmp_path / "r2" / "summary.md").read_text()
