@@ -103,7 +103,7 @@ def build_text_tower(cfg: TextConfig, seed: int) -> tuple[TextTower, list[Path]]
         # ourselves to be able to splice soft prompts into the embeddings.
         from sentence_transformers import SentenceTransformer
 
-        with _quiet_transformers():
+        with quiet_transformers():
             st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         bert = st[0].auto_model
         max_tokens = min(cfg.max_tokens, st.max_seq_length)
@@ -128,7 +128,7 @@ def build_text_tower(cfg: TextConfig, seed: int) -> tuple[TextTower, list[Path]]
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """Hide transformers' per-load progress bar (noise on every CLI call)."""
     from transformers.utils import logging as hf_logging
 
