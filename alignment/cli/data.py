@@ -15,10 +15,11 @@ def _emit(rows: list[dict], as_json: bool, columns: list[str]) -> None:
         for r in rows:
             click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True))
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    cell = lambda v: " ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v)  # noqa: E731
+    widths = {c: max(len(c), *(len(cell(r.get(c, ""))) for r in rows)) for c in columns}
     click.echo("  ".join(c.ljust(widths[c]) for c in columns))
     for r in rows:
-        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+        click.echo("  ".join(cell(r.get(c, "")).ljust(widths[c]) for c in columns))
 
 
 def _row(name: str, cache: str | None) -> dict:
