@@ -20,6 +20,7 @@ from .factory import (DEFAULT_MEMORY, Thresholds, build_index, choose_factory, f
 from .manifest import IndexManifest
 from .metadata import NewRow
 from .publish import Writer
+from .searching import supports_remove
 from .shards import read_shard
 from .tune import in_memory_lookup, make_queries, tune
 
@@ -100,8 +101,14 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
 
 def publish_generation(writer: Writer, index: Any, factory: str, search_params: dict[str, Any],
                        stats: dict[str, Any], enc: Encoded, generation: int,
-                       vector_dtype: str) -> IndexManifest:
-    """Write the index file, checksum, publish the manifest, tidy old state."""
+                       vector_dtype: str, purge: bool | None = None,
+                       deleted: int = 0) -> IndexManifest:
+    """Write the index file, checksum, publish the manifest, tidy old state.
+
+    Deleted rows are purged once no kept generation can see them, except
+    while the index itself still holds them as tombstones (HNSW until a
+    compaction): readers need those rows to filter the tombstones out.
+    `deleted` counts vectors deleted since the last build/compaction."""
     meta = writer.open_meta()
     name = writer.write_index(index, generation)
     stats = dict(stats)
@@ -111,10 +118,11 @@ def publish_generation(writer: Writer, index: Any, factory: str, search_params: 
     manifest = IndexManifest(
         encoder_spec=enc.spec, encoder_fingerprint=enc.fingerprint, dim=enc.dim, factory=factory,
         index_file=name, generation=generation, search_params=search_params,
-        counts=meta.counts(generation), files=writer.file_entries(name), stats=stats,
+        counts={**meta.counts(generation), "deleted": deleted}, files=writer.file_entries(name), stats=stats,
         vector_dtype=vector_dtype)
     writer.publish(manifest)
-    meta.purge_deleted(generation - 1)
+    if purge if purge is not None else supports_remove(index):
+        meta.purge_deleted(generation - 1)
     _drop_unused_shards(writer)
     return manifest
 

@@ -247,7 +247,7 @@ class MetaStore:
         return None if got is None else int(got[0])
 
     def counts(self, gen: int | None) -> dict[str, int]:
-        """Live vectors per modality (items) and per kind, plus totals."""
+        """Live vectors per modality (items) and per kind ('caption'), plus 'total'."""
         cond, params = _visible(gen)
         out: dict[str, int] = {}
         with self._lock:
@@ -256,9 +256,7 @@ class MetaStore:
                     params):
                 key = mod if kind == "item" else kind
                 out[key] = out.get(key, 0) + n
-            (dead,) = self.db.execute("SELECT COUNT(*) FROM rows WHERE gen_deleted IS NOT NULL").fetchone()
-        out["total"] = sum(v for k, v in out.items())
-        out["deleted"] = int(dead)
+        out["total"] = sum(out.values())
         return out
 
 

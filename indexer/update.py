@@ -45,12 +45,16 @@ def _stack_for(writer: Writer, stack: Any) -> Any:
     return stack
 
 
-def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any]) -> dict[str, Any]:
+def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any],
+            purge: bool | None = None, deleted: int = 0) -> dict[str, Any]:
+    """Publish the next generation; `deleted` vectors are added to the
+    running count of deletions since the last compaction."""
     m = writer.manifest
+    deleted_total = 0 if purge else m.counts.get("deleted", 0) + deleted
     stats = {**m.stats, **extra, "updated": time.time()}
     enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim)
     new = publish_generation(writer, index, m.factory, m.search_params, stats, enc, generation,
-                             m.vector_dtype)
+                             m.vector_dtype, purge, deleted_total)
     counts = new.counts
     out = {"generation": new.generation, "counts": counts}
     if counts.get("deleted", 0) > COMPACT_HINT * max(counts.get("total", 1), 1):
@@ -89,6 +93,7 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             vecs.append(np.asarray(sh.vectors, dtype=np.float32))
         existing = meta.live_labels([r.id for r in rows if r.kind == "item"])
         replaced: list[int] = []
+        replaced_items = 0
         keep = []
         for i, r in enumerate(rows):
             owner = r.parent_id if r.kind == "caption" else r.id
@@ -99,6 +104,7 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
                                         "stage": "add"})
                     continue
                 replaced.extend(existing[owner])
+                replaced_items += r.kind == "item"
             keep.append(i)
         replaced = sorted(set(replaced))
         _remove_labels(index, meta, replaced, generation)
@@ -110,9 +116,9 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             allv = np.concatenate(vecs)[keep]
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
-        out = _commit(writer, index, generation, {})
+        out = _commit(writer, index, generation, {}, deleted=len(replaced))
         out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
-                    "replaced": len(replaced), "skipped": skipped,
+                    "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,
                     "skipped_by_reason": skip_summary(skipped), **estats})
         return out
 
@@ -127,7 +133,7 @@ def remove(index_dir: str | Path, ids: Sequence[str]) -> dict[str, Any]:
         labels = sorted({lab for labs in found.values() for lab in labs})
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
         _remove_labels(index, meta, labels, generation)
-        out = _commit(writer, index, generation, {})
+        out = _commit(writer, index, generation, {}, deleted=len(labels))
         out.update({"removed": len(found), "vectors_removed": len(labels), "not_found": missing})
         return out
 
@@ -151,8 +157,8 @@ def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = 
                                                        None if rechoose else m.factory, log)
         generation = writer.generation + 1
         writer.manifest = replace(m, factory=factory, search_params=params)
-        before = meta.counts(None).get("deleted", 0)
-        out = _commit(writer, index, generation, {**stats, "compacted": time.time()})
+        before = m.counts.get("deleted", 0)
+        out = _commit(writer, index, generation, {**stats, "compacted": time.time()}, purge=True)
         out.update({"factory": factory, "search_params": params, "deleted_before": before})
         return out
 

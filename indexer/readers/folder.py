@@ -74,6 +74,9 @@ def _group(root: Path, d: Path, names: list[str]) -> Iterator[Entry]:
             elif cap is not None:
                 captions.append(cap)
     for p in js:
+        if not media and not txt:
+            yield Skipped(str(p), "metadata sidecar without an item beside it")
+            continue
         raw, problem = _read_bytes(p)
         if raw is not None:
             meta, extra, problem = parse_sidecar_json(raw, str(p))
@@ -81,8 +84,6 @@ def _group(root: Path, d: Path, names: list[str]) -> Iterator[Entry]:
             captions.extend(extra)
         if problem:
             yield problem
-        if not media and not txt:
-            yield Skipped(str(p), "metadata sidecar without an item beside it")
     for p, modality in media:
         yield Record(id=p.relative_to(root).as_posix(), modality=modality, uri=str(p),
                      captions=list(captions), metadata=dict(metadata))
