@@ -107,11 +107,22 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(indexes, host, port, media_roots, log_level) -> None:
     """Serve INDEXES (same encoder) over HTTP: API at /search, docs at
-    /docs, the web page at /."""
+    /docs, the web page at /.
+
+    Each query runs on one torch/FAISS thread unless `xmodal --threads N
+    serve ...` says otherwise: concurrency comes from serving requests in
+    parallel, and OpenMP pools of several threads per query only fight
+    each other for the cores (measured: 10-50x slower single queries on a
+    busy 2-core machine)."""
     import uvicorn
+
+    from xmodal.alignment.cli.root import set_threads
 
     from .app import create_app
     from .engine import Engine
+
+    if click.get_current_context().find_root().params.get("threads") is None:
+        set_threads(1)
 
     try:
         engine = Engine.open([str(p) for p in indexes])

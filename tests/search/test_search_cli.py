@@ -87,9 +87,12 @@ def test_serve_builds_the_app_and_runs_uvicorn(tiny_index, monkeypatch):
         seen.update(app=app, host=host, port=port)
 
     monkeypatch.setattr("uvicorn.run", fake_run)
+    threads = []
+    monkeypatch.setattr("xmodal.alignment.cli.root.set_threads", threads.append)
     res = CliRunner().invoke(search_cli.serve, [str(path), "--port", "8123"])
     assert res.exit_code == 0, res.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    assert threads == [1]  # one thread per query by default
     client = TestClient(seen["app"])
     assert client.post("/search", json={"text": "red", "k": 2}).status_code == 200
     # No --media-root: the corpus root comes from the index's build report.
