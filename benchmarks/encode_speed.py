@@ -176,7 +176,9 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
             "load_s": round(load_s, 2), "data_generation_s": round(gen_s, 2),
             "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                         "decode_workers": workers, "python": platform.python_version(),
-                        "torch": torch.__version__, "platform": platform.platform()},
+                        "torch": torch.__version__, "platform": platform.platform(),
+                        # the machine may be shared: load tells how contended the run was
+                        "loadavg_1m_start": round(os.getloadavg()[0], 2)},
             "data": {"images": "JPEG 480-1024 px (crops of sklearn sample photos)",
                      "audio": "10 s stereo 44.1 kHz 16-bit WAV", "text": "6-20 word captions"},
             "modalities": {},
@@ -185,6 +187,7 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
         for modality in ("text", "image", "audio"):
             if data[modality] and modality in stack.modalities:
                 out["modalities"][modality] = measure(stack, modality, data[modality], sizes[modality], workers)
+        out["machine"]["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     return out
 
 

@@ -77,9 +77,11 @@ def build_clap(argument: str | None) -> EncoderStack:
     max_tokens = min(512, int(getattr(model.config.text_config, "max_position_embeddings", 514)) - 2)
     text_tower = HFText(model, tokenizer, max_tokens, pad_to_max=False)
     dim = probe_text_dim(text_tower)
+    audio_tower = ClapAudio(model)
+    text_tower.out_dim = audio_tower.out_dim = dim  # what an alignment head would take
     encoders = {
         "text": TextEncoder(text_tower, Head(dim, dim, "identity")),
-        "audio": ClapAudioEncoder(ClapAudio(model), Head(dim, dim, "identity"), extractor,
+        "audio": ClapAudioEncoder(audio_tower, Head(dim, dim, "identity"), extractor,
                                   clap_audio_config(extractor),
                                   bool(getattr(model.config.audio_config, "enable_fusion", False))),
     }

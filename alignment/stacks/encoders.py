@@ -81,13 +81,15 @@ class ImageEncoder(TowerEncoder):
     modality = "image"
 
     def __init__(self, tower: nn.Module, head: Head, transform: Callable[[Any], torch.Tensor],
-                 image_size: int):
+                 decode_size: int):
         super().__init__(tower, head)
         self.transform = transform
-        self.image_size = image_size
+        # short side the transform resizes to: big JPEGs may decode at a
+        # reduced scale down to this size (DCT scaling, much faster)
+        self.decode_size = decode_size
 
     def prepare(self, item: Any) -> torch.Tensor:
-        im = decode_image(item, draft_size=self.image_size)
+        im = decode_image(item, draft_size=self.decode_size)
         return self.transform(im)
 
     def features(self, batch: list[torch.Tensor]) -> torch.Tensor:

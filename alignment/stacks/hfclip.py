@@ -70,9 +70,11 @@ def build_hfclip(argument: str | None) -> EncoderStack:
     text_tower = HFText(model, tokenizer, max_tokens, pad_to_max=siglip)
     dim = probe_text_dim(text_tower)
     size = _image_size(processor)
+    image_tower = HFImage(model)
+    text_tower.out_dim = image_tower.out_dim = dim  # what an alignment head would take
     encoders = {
         "text": TextEncoder(text_tower, Head(dim, dim, "identity")),
-        "image": ImageEncoder(HFImage(model), Head(dim, dim, "identity"), HFImageTransform(processor), size),
+        "image": ImageEncoder(image_tower, Head(dim, dim, "identity"), HFImageTransform(processor), size),
     }
     return EncoderStack(
         spec=f"hfclip:{argument}", encoders=encoders,

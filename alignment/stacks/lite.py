@@ -3,6 +3,7 @@
 `alignment/configs/{lite,tiny}.json`."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def build_from_config(cfg: StackConfig, spec: str) -> EncoderStack:
             image_tower,
             make_head(image_tower.out_dim, cfg.dim, ic.head, seed + 12),
             make_transform(ic.image_size, ic.crop_pct, ic.interpolation, ic.mean, ic.std),
-            ic.image_size,
+            math.ceil(ic.image_size / ic.crop_pct),  # the resize target, before the centre crop
         ),
         "audio": AudioEncoder(audio_tower, make_head(audio_tower.out_dim, cfg.dim, cfg.audio.head, seed + 13),
                               cfg.audio),

@@ -57,13 +57,14 @@ def build_openclip(argument: str | None) -> EncoderStack:
         except Exception as exc:  # download / checkpoint errors from open_clip or the hub
             raise missing("openclip", argument or "", exc, f"{arch}/<local .safetensors file>", online) from None
     model.eval()
-    dim = int(model.text_projection.shape[1]) if getattr(model, "text_projection", None) is not None \
-        else int(getattr(model, "embed_dim", 0) or _probe_dim(model, tokenizer))
+    dim = _probe_dim(model, tokenizer)  # projection layouts differ between CLIP variants
     context = int(getattr(model, "context_length", 77))
     size = getattr(model.visual, "image_size", 224)
     size = int(size if isinstance(size, int) else max(size))
-    text = TextEncoder(OpenClipText(model, tokenizer, context), Head(dim, dim, "identity"))
-    image = ImageEncoder(OpenClipImage(model), Head(dim, dim, "identity"), preprocess, size)
+    text_tower, image_tower = OpenClipText(model, tokenizer, context), OpenClipImage(model)
+    text_tower.out_dim = image_tower.out_dim = dim  # what an alignment head would take
+    text = TextEncoder(text_tower, Head(dim, dim, "identity"))
+    image = ImageEncoder(image_tower, Head(dim, dim, "identity"), preprocess, size)
     digest = file_sha256(pretrained) if local else f"tag:{pretrained}"
     return EncoderStack(
         spec=f"openclip:{argument}", encoders={"text": text, "image": image},
