@@ -73,3 +73,31 @@ def test_malformed_karpathy_json(tmp_path):
 def test_records_carry_captions(flickr_root):
     rec = load_dataset("flickr30k", str(flickr_root)).items[0].to_record()
     assert rec.modality == "image" and rec.uri and len(rec.captions) == 5
+
+
+def test_offline_corpus_adapter_keeps_groups_and_reports_missing_files(tmp_path, monkeypatch):
+    import xmodal.alignment.data as data
+    from xmodal.alignment.data.pairs import Pair
+
+    from conftest import write_png, write_wav
+
+    write_png(tmp_path / "frog.png", 1)
+    write_wav(tmp_path / "frog.wav", 1)
+    pairs = [Pair("frog#image", "image", str(tmp_path / "frog.png"), ["A frog."], "a frog"),
+             Pair("frog#sound", "audio", str(tmp_path / "frog.wav"), ["A frog.", "the sound of a frog"], "a frog"),
+             Pair("crow#image", "image", str(tmp_path / "missing.png"), ["A crow."], "a crow")]
+    seen = {}
+
+    def fake_load_corpus(name, split=None, cache=None):
+        seen["args"] = (name, split)
+        return pairs
+
+    monkeypatch.setattr(data, "load_corpus", fake_load_corpus)
+    ds = load_dataset("tuxpaint")
+    assert seen["args"] == ("tuxpaint", "test")  # the held-out split by default
+    assert [(it.id, it.modality, it.group) for it in ds.items] == [
+        ("frog#image", "image", "a frog"), ("frog#sound", "audio", "a frog")]
+    assert ds.items[1].captions == ["A frog.", "the sound of a frog"]
+    assert ds.skipped and ds.skipped[0][0] == "crow#image"
+    with pytest.raises(BadInput, match="--root does not apply"):
+        load_dataset("tuxpaint", root=str(tmp_path))
