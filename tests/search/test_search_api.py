@@ -188,3 +188,20 @@ def test_indexes_health_metrics_openapi_and_page(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_random_hostile_bodies_never_500(client):
+    """Seeded fuzz: every field gets values of random JSON types."""
+    rng = np.random.default_rng(11)
+    pool = [None, True, -1, 0, 3, 10**12, 1.5, float("inf"), "", "x", "image", "../../etc/passwd",
+            "\u0000", "A" * 3000, [], [1, 2], ["a"], {}, {"a": 1}, {"license": [None, 1]}, [[[]]]]
+    fields = ["text", "image_b64", "audio_b64", "embedding", "id", "k", "target", "where", "dedup",
+              "rescore", "bogus"]
+    for _ in range(150):
+        chosen = rng.choice(fields, size=rng.integers(0, 5), replace=False)
+        body = {f: pool[rng.integers(len(pool))] for f in chosen}
+        r = client.post("/search", content=__import__("json").dumps(body, allow_nan=True),
+                        headers={"content-type": "application/json"})
+        assert r.status_code < 500, (body, r.text)
+        if r.status_code >= 400:
+            assert r.json()["detail"]

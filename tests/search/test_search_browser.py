@@ -120,6 +120,17 @@ def test_search_play_and_more_like_this(server, page):
     page.screenshot(path=str(ARTIFACTS / "search-page-mixed.png"), full_page=True)
 
 
+def test_file_pick_searches_by_image(server, page, tiny_index):
+    _path, root = tiny_index
+    page.goto(server + "/?target=image&k=10")
+    page.set_input_files("#file", str(root / "img" / "blue.png"))  # picking a file submits
+    page.wait_for_function("document.getElementById('status').textContent.includes('blue.png')")
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 6")
+    ids = page.eval_on_selector_all("#results .hit", "els => els.map(e => e.dataset.id)")
+    assert ids[0] == "img/blue.png"  # the same picture, embedded the same way, ranks first
+    assert url_state(page) == {"target": "image", "k": "10"}  # uploads are not put in the URL
+
+
 def test_error_is_shown_not_thrown(server, page):
     page.goto(server + "/?id=no-such-item")
     page.wait_for_function("document.getElementById('status').classList.contains('error')")
