@@ -135,7 +135,8 @@ def decode_image(item: Any, name: str | None = None, draft_size: int | None = No
         if w * h > max_pixels():
             raise BadInput(name, f"image too large ({w}x{h} pixels > {max_pixels()})",
                            "decompression bomb guard; resize it first")
-        if draft_size and im.format == "JPEG" and im.mode in ("RGB", "L"):
+        # only for images we opened: never mutate a caller's PIL object
+        if draft_size and im is not item and im.format == "JPEG" and im.mode in ("RGB", "L"):
             scale = min(w, h) / draft_size
             if scale >= 2:
                 im.draft(im.mode, (int(w / scale) + 1, int(h / scale) + 1))

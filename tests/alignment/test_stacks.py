@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from xmodal.alignment import BadInput, load_encoder
+from xmodal.alignment import BadInput, Encoder, load_encoder
 from xmodal.alignment.heads import Head
 
 
@@ -32,7 +32,7 @@ def test_tiny_stack_shape_and_contract(tiny):
     for modality in tiny.modalities:
         enc = tiny.encoder(modality)
         assert isinstance(enc.tower, torch.nn.Module) and isinstance(enc.head, Head)
-        assert enc.dim == 32 and enc.modality == modality
+        assert enc.dim == 32 and enc.modality == modality and isinstance(enc, Encoder)
     text = tiny.encode_text(["a red car", "a blue boat"])
     assert text.dtype == np.float32 and text.shape == (2, 32)
     assert np.allclose(np.linalg.norm(text, axis=1), 1.0, atol=1e-5)
