@@ -85,6 +85,7 @@ def test_truncated_zero_byte_and_garbage_files(tmp_path):
         decode_image(tmp_path / "missing.png")
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_decompression_bombs_are_refused(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
     between = _png(Image.new("L", (120, 100)))  # 12k: over our limit, under PIL's 2x
