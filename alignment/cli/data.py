@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..data import CORPORA, corpus_dir, describe, fetch as fetch_corpus, is_fetched, summary
+from ..errors import XmodalError
 
 
 def _emit(rows: list[dict], as_json: bool, columns: list[str]) -> None:
@@ -57,8 +58,16 @@ def fetch_cmd(names: tuple[str, ...], cache: str | None, force: bool, as_json: b
     wanted = list(CORPORA) if names == ("all",) else list(names)
     for n in wanted:
         describe(n)  # unknown names fail before any download
-    rows = []
+    rows, failed = [], []
     for n in wanted:
-        fetch_corpus(n, cache, force=force)
+        try:
+            fetch_corpus(n, cache, force=force)
+        except XmodalError as exc:  # one corpus failing must not stop the others
+            click.echo(f"error: {exc}", err=True)
+            failed.append(n)
+            continue
         rows.append(_row(n, cache))
-    _emit(rows, as_json, ["name", "items", "by_modality", "skipped", "splits", "path"])
+    if rows:
+        _emit(rows, as_json, ["name", "items", "by_modality", "skipped", "splits", "path"])
+    if failed:
+        raise XmodalError(f"could not fetch {', '.join(failed)} (see the errors above)")

@@ -70,6 +70,19 @@ def test_cli_list_and_fetch(fake_freedesktop, tmp_path):
     assert isinstance(res.exception, XmodalError) and "unknown corpus" in str(res.exception)
 
 
+def test_cli_fetch_goes_on_after_a_failing_corpus(fake_freedesktop, monkeypatch):
+    from xmodal.alignment.data import instruments
+
+    def broken(root, log=print):
+        raise XmodalError("fluidsynth not found: (apt-get install fluidsynth)")
+
+    monkeypatch.setattr(instruments, "build", broken)
+    res = CliRunner().invoke(data, ["fetch", "instruments", "freedesktop", "--json"])
+    assert "error: fluidsynth not found" in res.output  # CliRunner mixes stderr in
+    assert json.loads(res.output.splitlines()[-1])["name"] == "freedesktop"
+    assert isinstance(res.exception, XmodalError) and "instruments" in str(res.exception)
+
+
 def test_missing_apt_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(debian.shutil, "which", lambda name: None)
     with pytest.raises(XmodalError, match="apt-get is not available") as err:
