@@ -199,7 +199,31 @@ def from_corpora(names: Iterable[str], cache: str | None = None, log=None) -> li
     for name in names:
         for split in SPLITS:
             pairs = load_corpus(name, split, cache)
-            items += [item_from_pair(p, split, name) for p in pairs if p.modality in ("image", "audio")]
+            items += merge_linked([item_from_pair(p, split, name) for p in pairs
+                                   if p.modality in ("image", "audio")], pairs)
             if log:
                 log(f"{name}/{split}: {len(pairs)} pairs")
     return items
+
+
+def merge_linked(items: list[Item], pairs: list[Any]) -> list[Item]:
+    """Merge the image item and the audio item of one tuxpaint-style stamp
+    (same `metadata.stamp`) into a single text-image-audio triple, so that
+    audio->image has a positive. Captions are the union, in order."""
+    by_link: dict[str, Item] = {}
+    out: list[Item] = []
+    for it, p in zip(items, (p for p in pairs if p.modality in ("image", "audio"))):
+        link = (getattr(p, "metadata", None) or {}).get("stamp")
+        if not link:
+            out.append(it)
+            continue
+        first = by_link.get(link)
+        if first is None:
+            by_link[link] = it
+            it.id = link
+            out.append(it)
+            continue
+        first.image = first.image or it.image
+        first.audio = first.audio or it.audio
+        first.captions += [c for c in it.captions if c not in first.captions]
+    return out

@@ -164,7 +164,7 @@ def train(
             model.clamp_()
             losses.append(loss.item())
         rec = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-               "scale": round(float(model.log_scale.exp()), 2), "seconds": round(time.time() - t0, 1)}
+               "scale": round(float(model.log_scale.detach().exp()), 2), "seconds": round(time.time() - t0, 1)}
         if val_data is not None:
             res = evaluate_model(model, val_data)
             score = mean_recall(res, cfg.select_on or None)

@@ -1,0 +1,98 @@
+"""Training on synthetic features with planted structure, recall against a
+brute-force reference, early stopping, and audio binding through text."""
+import numpy as np
+import pytest
+import torch
+
+from xmodal.alignment.train.evaluate import recall_at_k
+from xmodal.alignment.train.model import Aligner, Rows, SplitData
+from xmodal.alignment.train.synthetic import make_maps, synthetic_split
+from xmodal.alignment.train.trainer import TrainConfig, evaluate_model, train
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny matmuls: extra threads only oversubscribe the shared CPU
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def brute_recall(q, qk, t, tk, k):
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    t = t / np.linalg.norm(t, axis=1, keepdims=True)
+    hits, used = 0, 0
+    for i in range(len(q)):
+        if qk[i] not in set(tk):
+            continue
+        used += 1
+        scores = [(-float(q[i] @ t[j]), j) for j in range(len(t))]
+        top = [j for _, j in sorted(scores)[:k]]
+        hits += any(tk[j] == qk[i] for j in top)
+    return hits / used
+
+
+def test_recall_matches_brute_force():
+    rng = np.random.default_rng(3)
+    q, t = rng.normal(size=(40, 6)), rng.normal(size=(25, 6))
+    qk = rng.integers(0, 30, 40)   # some queries have no positive among targets
+    tk = rng.integers(0, 30, 25)
+    got = recall_at_k(q, qk, t, tk, ks=(1, 5, 10), block=7)
+    for k in (1, 5, 10):
+        assert got.recall[k] == pytest.approx(brute_recall(q, qk, t, tk, k))
+    assert got.n_queries + got.n_skipped == 40
+
+
+def test_training_goes_from_chance_to_near_perfect_held_out_recall():
+    train_d = synthetic_split(300, seed=0)
+    val_d = synthetic_split(60, seed=1)
+    test_d = synthetic_split(100, seed=2)  # unseen items, same feature spaces
+    model = Aligner({"text": 24, "image": 40}, 16, "mlp", seed=0)
+    before = evaluate_model(model, test_d)
+    assert before["text->image"].recall[1] < 0.1  # chance is 0.01
+    hist = train(model, train_d, val_d, TrainConfig(epochs=25, batch_size=64, lr=3e-3, patience=5), log=None)
+    after = evaluate_model(model, test_d)
+    assert after["text->image"].recall[1] > 0.85
+    assert after["image->text"].recall[5] > 0.95
+    assert hist.best_epoch >= 1
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    train_d = synthetic_split(200, seed=0, noise=0.3)
+    val_d = synthetic_split(40, seed=1, noise=0.3)
+    model = Aligner({"text": 24, "image": 40}, 8, "linear", seed=0)
+    hist = train(model, train_d, val_d, TrainConfig(epochs=60, batch_size=32, lr=1e-2, patience=3), log=None)
+    scores = [e["val_score"] for e in hist.epochs]
+    assert hist.best_score == pytest.approx(max(scores), abs=1e-4)
+    assert len(scores) < 60 and len(scores) - hist.best_epoch == 3  # stopped after `patience` bad epochs
+    from xmodal.alignment.train.evaluate import mean_recall
+
+    assert mean_recall(evaluate_model(model, val_d)) == pytest.approx(hist.best_score, abs=1e-4)
+
+
+def _bind_split(n, seed, maps, with_image, with_audio):
+    data = synthetic_split(n, dims={"text": 24, "image": 40, "audio": 20}, seed=seed, maps=maps)
+    keep = {"text": True, "image": with_image, "audio": with_audio}
+    data.rows = {m: r for m, r in data.rows.items() if keep[m]}
+    return data
+
+
+def test_audio_binds_to_images_through_text_without_audio_image_pairs():
+    maps = make_maps({"text": 24, "image": 40, "audio": 20}, 8, 7)
+    # training never shows an audio clip together with an image
+    ti = _bind_split(200, 0, maps, with_image=True, with_audio=False)
+    ta = _bind_split(200, 1, maps, with_image=False, with_audio=True)
+    n = len(ti.ids)
+    rows = {}
+    for m in ("text", "image", "audio"):
+        parts = [(r.item + off, r.feats) for d, off in ((ti, 0), (ta, n)) if (r := d.rows.get(m)) is not None]
+        rows[m] = Rows(item=torch.cat([p[0] for p in parts]), feats=torch.cat([p[1] for p in parts]))
+    train_d = SplitData(ti.ids + ta.ids, np.concatenate([ti.groups, ta.groups]), rows)
+    test_d = _bind_split(80, 2, maps, with_image=True, with_audio=True)
+    model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
+    assert evaluate_model(model, test_d)["audio->image"].recall[1] < 0.15
+    train(model, train_d, None, TrainConfig(epochs=25, batch_size=64, lr=3e-3), log=None)
+    res = evaluate_model(model, test_d)
+    assert res["audio->image"].recall[1] > 0.7
+    assert res["audio->image"].recall[10] > 0.95
