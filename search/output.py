@@ -32,10 +32,11 @@ def hits_table(hits: list[Hit], width: int | None = None) -> str:
         for i, h in enumerate(hits, 1)
     ]
     fixed = [max(len(_COLUMNS[c]), *(len(r[c]) for r in rows)) for c in range(3)]
-    # Share what is left between id, text and uri (id and uri capped).
+    # Share what is left between id, text and uri: ids matter most, then
+    # the caption; uris are long and least useful in a table.
     rest = max(width - sum(fixed) - 2 * 5, 30)
-    id_w = min(max(len(_COLUMNS[3]), *(len(r[3]) for r in rows)), rest // 3)
-    uri_w = min(max(len(_COLUMNS[5]), *(len(r[5]) for r in rows)), rest // 3)
+    id_w = min(max(len(_COLUMNS[3]), *(len(r[3]) for r in rows)), rest * 2 // 5)
+    uri_w = min(max(len(_COLUMNS[5]), *(len(r[5]) for r in rows)), rest // 4)
     text_w = max(rest - id_w - uri_w, 10)
     widths = fixed + [id_w, text_w, uri_w]
 
