@@ -1,0 +1,81 @@
+"""`xmodal align train / eval / transfer` through click's CliRunner."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from xmodal.alignment.cli.root import cli
+from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.train.synthetic import write_synthetic_files
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("cli")
+    jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: ["train", "train", "val", "test"][i % 4])
+    return root, jsonl
+
+
+def _lines(output):
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def _env(root):
+    return {"XMODAL_CACHE": str(root / "cache")}
+
+
+@pytest.fixture(scope="module")
+def trained(files):
+    root, jsonl = files
+    out = root / "ckpt"
+    res = CliRunner().invoke(cli, ["align", "train", "--model", "tiny", "--data", jsonl, "--out", str(out),
+                                   "--epochs", "2", "--n-ctx", "0", "--no-audio-tower", "--json"], env=_env(root))
+    assert res.exit_code == 0, res.output
+    return root, jsonl, out, res
+
+
+def test_train_writes_checkpoint_and_reports_trained_and_baselines(trained):
+    root, jsonl, out, res = trained
+    rows = _lines(res.stdout)
+    methods = {r["method"] for r in rows}
+    assert {"trained", "lstsq", "procrustes", "cca", "asif"} <= methods
+    assert all({"R@1", "R@5", "R@10", "direction", "corpus"} <= set(r) for r in rows)
+    assert "epoch   1/2" in res.stderr and "val text->image" in res.stderr  # progress on stderr
+    cfg = json.loads((out / "alignment.json").read_text())
+    assert cfg["base"] == "tiny" and cfg["metrics"]["test"]["all"]["trained"]["text->image"]["n_queries"] == 8
+
+
+def test_eval_reports_every_direction(trained):
+    root, jsonl, out, _ = trained
+    res = CliRunner().invoke(cli, ["align", "eval", str(out), "--data", jsonl, "--json"], env=_env(root))
+    assert res.exit_code == 0, res.output
+    dirs = {r["direction"] for r in _lines(res.stdout)}
+    assert dirs == {"text->image", "image->text", "text->audio", "audio->text", "image->audio", "audio->image"}
+
+
+def test_eval_of_a_missing_checkpoint_is_one_line(files):
+    root, jsonl = files
+    res = CliRunner().invoke(cli, ["align", "eval", str(root / "nope"), "--data", jsonl])
+    assert isinstance(res.exception, XmodalError)
+    assert "not found" in str(res.exception) and "\n" not in str(res.exception)
+
+
+def test_transfer_prints_three_settings(trained):
+    root, jsonl, out, _ = trained
+    res = CliRunner().invoke(cli, ["align", "transfer", str(out), "--data", jsonl, "--shots", "4",
+                                   "--out", str(root / "tgt"), "--epochs", "1", "--json"], env=_env(root))
+    assert res.exit_code == 0, res.output
+    assert {r["method"] for r in _lines(res.stdout)} == {"zero_shot", "few_shot", "from_scratch"}
+    assert (root / "tgt" / "alignment.safetensors").is_file()
+
+
+def test_bad_shots_and_bad_jsonl_lines(files, tmp_path):
+    root, jsonl = files
+    res = CliRunner().invoke(cli, ["align", "transfer", "x", "--data", jsonl, "--shots", "1", "--out", "y"])
+    assert isinstance(res.exception, XmodalError) and "--shots" in str(res.exception)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "captions": [""], "image": "x.png"}\nnot json\n')
+    res = CliRunner().invoke(cli, ["align", "eval", str(root / "nope"), "--data", str(bad)])
+    assert isinstance(res.exception, XmodalError) and "no usable items" in str(res.exception)
