@@ -121,12 +121,13 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
     @app.get("/health", response_model=Health, summary="Liveness + can the indexes be read")
     def health() -> Any:
         spec = getattr(engine.encoder, "spec", None)
+        aligned = getattr(engine.encoder, "aligned", None)
         try:
             engine.refresh()
         except XmodalError as exc:
             return JSONResponse({"status": f"degraded: {exc}", "indexes": len(engine.sources),
-                                 "encoder": spec}, status_code=503)
-        return Health(status="ok", indexes=len(engine.sources), encoder=spec)
+                                 "encoder": spec, "aligned": aligned}, status_code=503)
+        return Health(status="ok", indexes=len(engine.sources), encoder=spec, aligned=aligned)
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
     def prometheus() -> PlainTextResponse:

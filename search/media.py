@@ -112,7 +112,8 @@ class MediaStore:
             if os.path.lexists(cand):  # exists but resolves elsewhere (symlink)
                 raise MediaForbidden(what, "resolves outside the corpus roots; refusing to serve it")
         if os.path.isabs(rel) and not any(_inside(os.path.realpath(rel), r) for r in self.roots):
-            raise MediaForbidden(what, "is outside the corpus roots; refusing to serve it")
+            raise MediaForbidden(what, "is outside the corpus roots; refusing to serve it",
+                                 "if the corpus really lives there, serve with --media-root DIR")
         raise MediaNotFound(what, "media file not found", "was the corpus moved?")
 
     def open(self, uri: str | None, item_id: str) -> MediaFile:

@@ -97,3 +97,4 @@ class Health(BaseModel):
     status: str
     indexes: int
     encoder: str | None
+    aligned: bool | None = Field(None, description="False: untrained heads, cross-modal scores are noise")
