@@ -205,3 +205,20 @@ def test_random_hostile_bodies_never_500(client):
         assert r.status_code < 500, (body, r.text)
         if r.status_code >= 400:
             assert r.json()["detail"]
+
+
+def test_index_rebuilt_by_another_encoder_is_refused_not_served():
+    rows, vecs = random_corpus(n=12)
+    old = FakeIndex(rows, vecs)
+    table = {"/x/a.xmodal": old}
+    engine = Engine.open(["/x/a.xmodal"], encoder=FakeEncoder(), opener=table.__getitem__)
+    c = TestClient(create_app(engine))
+    assert c.get("/health").json()["status"] == "ok"
+    from search_fakes import FakeManifest
+
+    table["/x/a.xmodal"] = FakeIndex(rows, vecs, FakeManifest(encoder_fingerprint="fp-9", generation=2))
+    old.stale = True
+    r = c.get("/health")
+    assert r.status_code == 503 and "degraded" in r.json()["status"]
+    r = c.post("/search", json={"text": "a"})
+    assert r.status_code == 422 and "index built by" in r.json()["detail"]
