@@ -2,7 +2,7 @@
 (text tower), search (filters + FAISS), metadata (SQLite join), and the
 total, as p50/p99/mean in milliseconds. JSON out.
 
-    python -m xmodal.benchmarks.query_latency INDEX [-n 300] [--target image] [--out latency.json]
+    python -m xmodal.benchmarks.query_latency INDEX [-n 300] [--target image] [--threads 1] [--out latency.json]
 
 One query at a time, like an interactive user; warm-up queries are run
 first and not counted (first-call costs are reported separately)."""
@@ -104,7 +104,8 @@ def environment(engine: Any) -> dict[str, Any]:
 @click.option("--warmup", default=5, show_default=True)
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False),
               help="Text queries, one per line (default: a built-in list of 50).")
-@click.option("--threads", type=int, default=None, help="Torch/FAISS threads (default: library default).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Torch/FAISS threads; 1 is what `xmodal serve` uses per query, 0 = library default.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
 def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str | None,
          threads: int | None, out: str | None) -> None:
