@@ -59,11 +59,11 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
                "choices": choices, "auto": auto}
     if plot_dir is not None:
         good = [p for p in points if "error" not in p]
-        if good:
-            recall_vs_qps(good, Path(plot_dir) / "ann_recall_vs_qps_batch.png",
-                          f"{vs.source}: batched queries", "qps_batch")
-            recall_vs_qps(good, Path(plot_dir) / "ann_recall_vs_qps_single.png",
-                          f"{vs.source}: one query at a time", "qps_single")
+        marks = [{"name": name, **a} for name, a in auto.items() if "skipped" not in a]
+        for key, what in (("qps_batch", "batched queries"), ("qps_single", "one query at a time")):
+            if good:
+                recall_vs_qps(good, Path(plot_dir) / f"ann_recall_vs_{key}.png",
+                              f"{vs.source}: {what}", key, marks)
     return results, markdown(results)
 
 

@@ -38,21 +38,24 @@ def recall_bars(directions: Sequence[dict[str, Any]], path: str | Path, title: s
 
 
 def recall_vs_qps(points: Sequence[dict[str, Any]], path: str | Path, title: str,
-                  qps_key: str = "qps_batch") -> Path:
-    """Recall@10 vs QPS per index family (log QPS), Pareto front marked.
+                  qps_key: str = "qps_batch", marks: Sequence[dict[str, Any]] = ()) -> Path:
+    """Recall@10 vs QPS per index family (log QPS), Pareto front marked;
+    `marks` (automatic choices: {"name", "recall@10", qps_key}) as stars.
 
-    `points` entries: {"family", "name", "recall@10", qps_key}."""
+    `points` entries: {"family", "name", "recall@10", qps_key}, each
+    family's points in parameter order (the line follows the sweep)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     families: dict[str, list[dict[str, Any]]] = {}
     for p in points:
         families.setdefault(p["family"], []).append(p)
     for fam, pts in families.items():
-        pts = sorted(pts, key=lambda p: p["recall@10"])
         ax.plot([p["recall@10"] for p in pts], [p[qps_key] for p in pts], marker="o", ms=4, label=fam)
     front = pareto_front(points, qps_key)
     if front:
         ax.plot([p["recall@10"] for p in front], [p[qps_key] for p in front], "k--", lw=1,
                 alpha=0.6, label="Pareto front")
+    for m in marks:
+        ax.plot([m["recall@10"]], [m[qps_key]], marker="*", ms=13, ls="none", label=m["name"])
     ax.set_yscale("log")
     ax.set_xlabel("recall@10 vs exact")
     ax.set_ylabel(f"queries / s ({qps_key.replace('qps_', '')})")
