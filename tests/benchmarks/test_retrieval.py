@@ -62,6 +62,14 @@ def test_flat_index_equals_exact_and_exact_equals_brute_force(small_flickr, tmp_
     assert t2i["exact"]["R@1"] == pytest.approx(brute_recall_at_1(q, g, relevant))
     assert res["model_aligned"] is False  # tiny: untrained heads, flagged in the report
 
+    # the same index as an ANN-sweep vector source: held-out queries leave the base
+    from xmodal.benchmarks.ann_data import load_vectors
+
+    vs = load_vectors(res["index"]["path"], n_queries=3)
+    assert len(vs.base) + len(vs.queries) == len(rows) and len(vs.queries) == 3
+    base_rows = {b.tobytes() for b in vs.base}
+    assert not any(q.tobytes() in base_rows for q in vs.queries)
+
 
 def test_plan_directions_with_groups_links_image_and_audio():
     class R:
