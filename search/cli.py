@@ -52,6 +52,16 @@ def _query(text, image, audio, embedding, item_id) -> Query:
     )
 
 
+def _one_thread_unless_asked() -> None:
+    """One torch/FAISS thread per query unless `xmodal --threads N` was
+    given: OpenMP pools of several threads per query fight each other (and
+    other processes) for the cores; concurrency comes from requests."""
+    from xmodal.alignment.cli import root
+
+    if click.get_current_context().find_root().params.get("threads") is None:
+        root.set_threads(1)
+
+
 @click.command()
 @click.argument("index", type=click.Path(path_type=Path))
 @click.argument("query_text", required=False)
@@ -79,6 +89,7 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
     Exit status: 0 hits found, 1 no results, 2 user error."""
     from .engine import Engine
 
+    _one_thread_unless_asked()
     try:
         query = _query(query_text, image, audio, embedding, item_id)
         where = parse_where(where_pairs)
@@ -111,18 +122,14 @@ def serve(indexes, host, port, media_roots, log_level) -> None:
 
     Each query runs on one torch/FAISS thread unless `xmodal --threads N
     serve ...` says otherwise: concurrency comes from serving requests in
-    parallel, and OpenMP pools of several threads per query only fight
-    each other for the cores (measured: 10-50x slower single queries on a
-    busy 2-core machine)."""
+    parallel (measured: several-thread pools made single queries 10-100x
+    slower on a busy 2-core machine)."""
     import uvicorn
-
-    from xmodal.alignment.cli.root import set_threads
 
     from .app import create_app
     from .engine import Engine
 
-    if click.get_current_context().find_root().params.get("threads") is None:
-        set_threads(1)
+    _one_thread_unless_asked()
 
     try:
         engine = Engine.open([str(p) for p in indexes])

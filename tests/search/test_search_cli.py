@@ -11,6 +11,12 @@ from xmodal.search import cli as search_cli
 from xmodal.search.output import hits_table
 
 
+@pytest.fixture(autouse=True)
+def _keep_thread_count(monkeypatch):
+    """The commands set torch/FAISS to one thread; keep the test process as is."""
+    monkeypatch.setattr("xmodal.alignment.cli.root.set_threads", lambda n: None)
+
+
 def run(*args):
     return CliRunner().invoke(search_cli.search, [str(a) for a in args])
 
