@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import XmodalError
 from .base import Log
 from .cache import Stages, atomic_file, corpus_dir, corpus_lock, write_json_atomic
+from .dedup import merge_duplicate_groups
 from .pairs import Pair, read_pairs, write_pairs
 from .splits import SPLITS, SplitConfig, write_splits
 
@@ -81,6 +82,8 @@ def _build(name: str, mod, root: Path, cache, log: Log) -> None:
         raise XmodalError(f"corpus {name}: no usable items were produced "
                           f"({len(built.skipped)} skipped; see {root / 'skipped.jsonl'})")
     _check_unique(name, built.pairs)
+    if any(p.modality == "image" for p in built.pairs):
+        built.notes["near_duplicates"] = merge_duplicate_groups(built.pairs, log)
     with atomic_file(root / "pairs.jsonl") as tmp:
         write_pairs(tmp, built.pairs)
     with atomic_file(root / "skipped.jsonl") as tmp:

@@ -66,16 +66,21 @@ def build(root: Path, log: Log = print, cache=None) -> Built:
 
     fetch("tuxpaint", cache, log=log)
     tux = load_corpus("tuxpaint", cache=cache)
-    texts = sorted({p.metadata["description"] for p in tux if p.metadata.get("description")})
+    # Same split group as the stamp (after near-duplicate merging), so a
+    # description is in one split across both corpora.
+    groups = {p.metadata["description"]: p.group for p in tux if p.metadata.get("description")}
+    texts = sorted(groups)
     out = Built(notes={"espeak_texts": len(texts), "renditions": RENDITIONS})
-    out.pairs.extend(synthesise(texts, root / "espeak", out, log))
+    out.pairs.extend(synthesise(texts, root / "espeak", out, log, groups=groups))
     out.pairs.extend(recorded_descriptions(tux, out))
     return out
 
 
 def synthesise(texts: list[str], dest: Path, out: Built, log: Log = print,
-               workers: int = 2) -> list[Pair]:
-    """espeak-ng renditions of `texts` under `dest`."""
+               workers: int = 2, groups: dict[str, str] | None = None) -> list[Pair]:
+    """espeak-ng renditions of `texts` under `dest`; `groups` maps a text to
+    its split group (default: the text's caption group)."""
+    groups = groups or {}
     espeak_bin()
     dest.mkdir(parents=True, exist_ok=True)
     jobs = [(t, k, *voice_plan(t, k)) for t in texts for k in range(RENDITIONS)]
@@ -90,7 +95,8 @@ def synthesise(texts: list[str], dest: Path, out: Built, log: Log = print,
             out.skip(f"espeak:{text[:60]}", exc.reason)
             return None
         return Pair(id=f"speech/espeak/{key}-{k}", modality="audio", path=str(wav.resolve()),
-                    captions=spoken_captions(text), group=group_key(text) or text.lower(),
+                    captions=spoken_captions(text),
+                    group=groups.get(text) or group_key(text) or text.lower(),
                     metadata={"source": "espeak-ng", "text": text, "voice": voice,
                               "speed_wpm": speed, **info})
 
