@@ -1,5 +1,4 @@
 """Towers and heads on tiny configs: shapes, prompts, gradients, seeding."""
-import numpy as np
 import pytest
 import torch
 
