@@ -24,13 +24,19 @@ def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | No
         for line in skipped:
             click.echo(line, err=True)
         for it in got:
-            it.corpus = it.corpus or Path(path).stem
+            it.corpus = it.corpus or _corpus_name(path)
         items += got
     if corpora:
         items += from_corpora(corpora, cache=cache, log=lambda m: click.echo(m, err=True))
     if not items:
         raise XmodalError("no training data: pass --data FILE.jsonl, --corpus NAME or --recipe NAME")
     return assign_splits(items, seed)
+
+
+def _corpus_name(path: str) -> str:
+    """`.../openclipart/test.jsonl` -> openclipart; `mine.jsonl` -> mine."""
+    p = Path(path)
+    return p.parent.name if p.stem in ("train", "val", "test", "pairs") and p.parent.name else p.stem
 
 
 def _rows(results: dict, method: str) -> list[dict]:
@@ -131,7 +137,7 @@ def eval_cmd(ckpt_dir, data, model, as_json) -> None:
         for line in skipped:
             click.echo(line, err=True)
         for it in got:
-            it.corpus = it.corpus or Path(path).stem
+            it.corpus = it.corpus or _corpus_name(path)
         items += got
     results, skipped = evaluate_checkpoint(ckpt_dir, items, model)
     for line in skipped:

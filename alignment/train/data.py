@@ -103,6 +103,7 @@ def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
     if not path.is_file():
         raise BadInput(str(path), "no such file", "pass a JSON Lines file of {id, captions, image|audio}")
     items: list[Item] = []
+    links: list[str | None] = []
     skipped: list[str] = []
     seen: set[str] = set()
     with open(path, encoding="utf-8") as fh:
@@ -125,6 +126,9 @@ def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
                 continue
             seen.add(item.id)
             items.append(item)
+            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            links.append(obj.get("link") or meta.get("stamp"))
+    items = merge_linked(items, links)
     if not items:
         raise BadInput(str(path), "contains no usable items", "; ".join(skipped[:3]) or "the file is empty")
     return items, skipped
@@ -199,21 +203,21 @@ def from_corpora(names: Iterable[str], cache: str | None = None, log=None) -> li
     for name in names:
         for split in SPLITS:
             pairs = load_corpus(name, split, cache)
-            items += merge_linked([item_from_pair(p, split, name) for p in pairs
-                                   if p.modality in ("image", "audio")], pairs)
+            pairs = [p for p in pairs if p.modality in ("image", "audio")]
+            items += merge_linked([item_from_pair(p, split, name) for p in pairs],
+                                  [(p.metadata or {}).get("stamp") for p in pairs])
             if log:
                 log(f"{name}/{split}: {len(pairs)} pairs")
     return items
 
 
-def merge_linked(items: list[Item], pairs: list[Any]) -> list[Item]:
-    """Merge the image item and the audio item of one tuxpaint-style stamp
-    (same `metadata.stamp`) into a single text-image-audio triple, so that
+def merge_linked(items: list[Item], links: list[str | None]) -> list[Item]:
+    """Merge items sharing a link (a tuxpaint stamp's image item and sound
+    item share `metadata.stamp`) into one text-image-audio triple, so that
     audio->image has a positive. Captions are the union, in order."""
     by_link: dict[str, Item] = {}
     out: list[Item] = []
-    for it, p in zip(items, (p for p in pairs if p.modality in ("image", "audio"))):
-        link = (getattr(p, "metadata", None) or {}).get("stamp")
+    for it, link in zip(items, links):
         if not link:
             out.append(it)
             continue

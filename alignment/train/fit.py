@@ -18,11 +18,10 @@ from torch import nn
 
 from ..aligned import prefixed
 from .audio import audio_tower_fn
-from .evaluate import mean_recall
 from .model import Aligner, SplitData
 from .prompts import init_soft_prompt, text_prompt_fn
 from .recipes import Recipe
-from .trainer import History, evaluate_model, train
+from .trainer import History, train
 
 
 def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None = None) -> Aligner:
@@ -35,7 +34,7 @@ def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None =
             p.requires_grad_(True)
     model = Aligner(in_dims, dim or stack.dim, recipe.head, seed=recipe.seed, audio_tower=audio_tower)
     if audio_tower is not None:
-        model.tower_fns["audio"] = audio_tower_fn()
+        model.tower_fns["audio"] = audio_tower_fn(recipe.audio_crop_frames)
     return model
 
 
@@ -96,13 +95,14 @@ def fit_stages(model: Aligner, stack, recipe: Recipe, train_data: SplitData, val
     if recipe.n_ctx <= 0 or keep_prompt or "text" not in model.heads or val_data is None:
         return summary
     state1 = copy.deepcopy(model.state_dict())
+    summary["heads_only_model"] = copy.deepcopy(model)  # for the held-out comparison; not serialised
     _log(log, f"stage 2: soft prompt ({recipe.n_ctx} tokens, init {recipe.prompt_init!r}) through the text tower")
     enable_prompt(model, stack, recipe)
     cfg2 = replace(recipe.train, epochs=recipe.prompt_epochs, batch_size=recipe.prompt_batch,
                    max_steps_per_epoch=recipe.prompt_steps, patience=recipe.prompt_epochs, lr=recipe.train.lr / 4)
     h2 = train(model, train_data, val_data, cfg2, log)
     summary["stage2"] = _hist(h2)
-    score2 = mean_recall(evaluate_model(model, val_data))
+    score2 = h2.best_score  # train() restored the best-on-val prompt epoch
     summary["heads_only_val_score"] = round(h1.best_score, 4)
     summary["prompt_val_score"] = round(score2, 4)
     if score2 <= h1.best_score:

@@ -31,7 +31,8 @@ class Recipe:
     prompt_batch: int = 64
     train_audio_tower: bool = True
     audio_views: int = 3                # augmented views per clip (+ the clean one)
-    audio_weight: float = 1.0
+    audio_crop_frames: int = 160        # random time crop of training views (cost ~ length)
+    corpus_caps: dict[str, int] = field(default_factory=dict)  # max train items per corpus (seeded sample)
     baselines: bool = True
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
@@ -68,7 +69,8 @@ RECIPES: dict[str, Recipe] = {
         prompt_steps=15,
         train_audio_tower=True,
         audio_views=3,
-        train=TrainConfig(epochs=40, batch_size=256, lr=2e-3, patience=6, seed=0),
+        corpus_caps={"speech": 400, "openclipart": 4000},
+        train=TrainConfig(epochs=30, batch_size=256, lr=2e-3, patience=5, seed=0),
         seed=0,
     ),
     # seconds-scale recipe on the random tiny stack: for smoke tests

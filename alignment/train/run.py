@@ -54,6 +54,8 @@ def prepare(recipe: Recipe, items: list[Item], log: TextIO | None = sys.stderr, 
     out = Prepared(stack, {}, {})
     for split in ("train", "val", "test"):
         part = by_split(items, split)
+        if split == "train":
+            part = cap_corpora(part, recipe.corpus_caps, recipe.seed)
         if not part:
             continue
         _log(log, f"{split}: {len(part)} items")
@@ -65,6 +67,22 @@ def prepare(recipe: Recipe, items: list[Item], log: TextIO | None = sys.stderr, 
         from ..errors import XmodalError
 
         raise XmodalError("no training items (every item is in val/test): check the data's 'split' fields")
+    return out
+
+
+def cap_corpora(items: list[Item], caps: dict[str, int], seed: int) -> list[Item]:
+    """At most caps[corpus] training items of a corpus (seeded sample), so
+    one large corpus cannot dominate the cost of an epoch."""
+    if not caps:
+        return items
+    rng = np.random.default_rng(seed)
+    out: list[Item] = []
+    for c in dict.fromkeys(it.corpus for it in items):
+        mine = [it for it in items if it.corpus == c]
+        if c in caps and len(mine) > caps[c]:
+            keep = sorted(rng.choice(len(mine), caps[c], replace=False))
+            mine = [mine[i] for i in keep]
+        out += mine
     return out
 
 
@@ -127,8 +145,12 @@ def train_run(recipe: Recipe, items: list[Item], out_dir: str, log: TextIO | Non
     model = make_aligner(prep.stack, recipe, prep.data["train"].modalities)
     stages = fit_stages(model, prep.stack, recipe, prep.data["train"], prep.data.get("val"), log)
     t_train = time.time() - t0 - t_feat
+    heads_only = stages.pop("heads_only_model", None)
     metrics = {"val": held_out(model, prep, "val", False, log),
                "test": held_out(model, prep, "test", recipe.baselines, log)}
+    if heads_only is not None:
+        # prompt-tuning vs heads-only, both on held-out test
+        metrics["test_heads_only"] = held_out(heads_only, prep, "test", False, log)
     metrics["test_margin_text_image"] = margins(metrics["test"])
     info = checkpoint_info(prep.stack, recipe, model, items, stages, metrics,
                            {"feature_seconds": round(t_feat, 1), "train_seconds": round(t_train, 1),
@@ -150,7 +172,10 @@ def checkpoint_info(stack, recipe: Recipe, model: Aligner, items: list[Item], st
         audio_tower=model.audio_tower is not None,
         recipe=recipe.as_dict(),
         data={"items_sha256": items_digest(items), "counts": counts,
-              "corpora": sorted({it.corpus for it in items if it.corpus})},
+              "corpora": {c: {"items_sha256": items_digest([it for it in items if it.corpus == c]),
+                              **{s: sum(1 for it in items if it.corpus == c and it.split == s)
+                                 for s in ("train", "val", "test")}}
+                          for c in sorted({it.corpus for it in items if it.corpus})}},
         metrics=metrics, training={**stages, **timing},
     )
 

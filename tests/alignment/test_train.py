@@ -96,3 +96,26 @@ def test_audio_binds_to_images_through_text_without_audio_image_pairs():
     res = evaluate_model(model, test_d)
     assert res["audio->image"].recall[1] > 0.7
     assert res["audio->image"].recall[10] > 0.95
+
+
+def test_jsonl_reader_merges_linked_items_and_skips_bad_lines(tmp_path):
+    import json
+
+    from xmodal.alignment.train.data import read_jsonl
+
+    lines = [
+        {"id": "s#image", "modality": "image", "path": "a.png", "captions": ["A cat"], "group": "cat",
+         "metadata": {"stamp": "s"}},
+        {"id": "s#sound", "modality": "audio", "path": "a.ogg", "captions": ["A cat", "the sound of a cat"],
+         "group": "cat", "metadata": {"stamp": "s"}},
+        {"id": "x", "image": "b.png", "captions": ["   "]},
+        {"id": "y", "image": "c.png", "captions": ["a dog"], "split": "holdout"},
+    ]
+    p = tmp_path / "d.jsonl"
+    p.write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken\n")
+    items, skipped = read_jsonl(p)
+    assert len(items) == 1 and items[0].id == "s"
+    assert items[0].image.endswith("a.png") and items[0].audio.endswith("a.ogg")
+    assert items[0].captions == ["A cat", "the sound of a cat"]
+    assert len(skipped) == 3 and any("non-empty caption" in s for s in skipped)
+    assert any("unknown split" in s for s in skipped) and any("invalid JSON" in s for s in skipped)
