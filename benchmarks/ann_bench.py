@@ -43,10 +43,8 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
                         "best_measured": best["name"] if best else None,
                         "best_measured_qps_batch": best["qps_batch"] if best else None,
                         "best_measured_recall": best["recall@10"] if best else None})
-    auto: dict[str, Any] = {}
-    for target in recalls:
-        log(f"xmodal auto choice for recall {target} ...")
-        auto[f"xmodal@{target}"] = ann_peers.ours_auto(vs, truth, budget, target, single_queries)
+    log("xmodal's automatic choice (indexer factory + tuning) per recall target ...")
+    auto: dict[str, Any] = ann_peers.ours_auto(vs, truth, budget, recalls, single_queries)
     if autofaiss:
         log("autofaiss choice (subprocess in its own venv) ...")
         auto["autofaiss"] = ann_peers.autofaiss_choice(vs, truth, memory, single_max=single_queries)
