@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xmodal.alignment.errors import BadInput, XmodalError
 
+from .batcher import EncodeBatcher
 from .engine import Engine
 from .hits import Hit
 from .media import MediaForbidden, MediaNotFound, MediaStore, corpus_roots
@@ -52,12 +54,23 @@ def hit_out(hit: Hit) -> HitOut:
 
 def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
     """The app serving `engine`. `media_roots` are extra directories media
-    may be served from, on top of the roots each index manifest records."""
-    app = FastAPI(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES,
+    may be served from, on top of the corpus roots each index records.
+    Concurrent queries are encoded in batches (see `batcher`)."""
+    batcher = EncodeBatcher(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        batcher.close()
+
+    app = FastAPI(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES, lifespan=lifespan,
                   description="Cross-modal search over xmodal indexes: text, images and audio.")
-    metrics = Metrics()
+    metrics = Metrics(extra=lambda: {
+        "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
+        "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
+    })
     stores: dict[tuple[str, ...], MediaStore] = {}
-    app.state.engine, app.state.metrics = engine, metrics
+    app.state.engine, app.state.metrics, app.state.batcher = engine, metrics, batcher
 
     def store_for(index_name: str) -> MediaStore:
         src = engine.source(index_name)
@@ -80,8 +93,9 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
         start = time.perf_counter()
         try:
             query = req.to_query()
-            hits = engine.search(query, k=req.k, target=req.target, where=req.where,
-                                 dedup=req.dedup, rescore=req.rescore)
+            vector, exclude = batcher.encode(query)
+            hits = engine.search_vector(vector, k=req.k, target=req.target, where=req.where,
+                                        dedup=req.dedup, rescore=req.rescore, exclude=exclude)
         except XmodalError:
             metrics.observe_query("bad_request", time.perf_counter() - start)
             raise

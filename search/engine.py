@@ -166,6 +166,22 @@ class Engine:
         return [self._search_vector(vec, excl, k, target, where, dedup, rescore, stages)
                 for vec, excl in encoded]
 
+    def search_vector(self, vector: np.ndarray, k: int = 10, target: str | None = None,
+                      where: dict[str, Any] | None = None, dedup: float | None = None,
+                      rescore: bool = False, exclude: set[tuple[int, int]] | None = None,
+                      stages: dict[str, float] | None = None) -> list[Hit]:
+        """`search` with a query already encoded by `encode` / `encode_batch`
+        (the server encodes concurrent queries as one batch, then searches
+        each); `exclude` is the set `encode` returned with the vector."""
+        k, target = check_k(k), check_target(target)
+        where, dedup = check_where(where), check_threshold(dedup)
+        vec = np.asarray(vector, np.float32).reshape(1, -1)
+        if vec.shape[1] != self.dim:
+            raise BadInput("query vector", f"has dim {vec.shape[1]}, the index has dim {self.dim}")
+        self.refresh()
+        return self._search_vector(vec, set(exclude or ()), k, target, where, dedup, rescore,
+                                   stages if stages is not None else {})
+
     def _search_vector(self, q: np.ndarray, exclude: set[tuple[int, int]], k: int,
                        target: str | None, where: dict | None, dedup: float | None,
                        rescore: bool, stages: dict[str, float]) -> list[Hit]:

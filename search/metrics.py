@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
+from typing import Callable
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUERY_STATUSES = ("ok", "no_results", "bad_request", "error")
@@ -13,7 +14,9 @@ QUERY_STATUSES = ("ok", "no_results", "bad_request", "error")
 class Metrics:
     """Thread-safe counters and one histogram."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Callable[[], dict[str, tuple[str, float]]] | None = None) -> None:
+        """`extra()` -> {name: (help, value)}: counters owned elsewhere."""
+        self._extra = extra
         self._lock = threading.Lock()
         self.queries = {s: 0 for s in QUERY_STATUSES}
         self.bucket_counts = [0] * len(BUCKETS)  # per bucket, not cumulative
@@ -61,6 +64,8 @@ class Metrics:
             ]
             lines += [f'xmodal_http_responses_total{{route="{_esc(r)}",code="{c}"}} {n}'
                       for (r, c), n in sorted(self.http.items())]
+        for name, (help_text, value) in (self._extra() if self._extra else {}).items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
         return "\n".join(lines) + "\n"
 
 

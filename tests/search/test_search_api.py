@@ -184,6 +184,7 @@ def test_indexes_health_metrics_openapi_and_page(client):
     assert 'xmodal_queries_total{status="bad_request"} 1' in text
     assert 'xmodal_query_seconds_bucket{le="+Inf"} 2' in text
     assert "xmodal_query_seconds_count 2" in text
+    assert "xmodal_encoded_queries_total 2" in text  # the rejected query never reached the encoder
     assert 'route="/search",code="200"' in text
     assert "/search" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
