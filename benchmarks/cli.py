@@ -131,21 +131,23 @@ def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None
 @click.option("--limit", type=int, default=None, help="At most this many items per modality.")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True, help="Decode threads in the pipeline.")
+@click.option("--rounds", type=int, default=3, show_default=True,
+              help="Alternating forward/pipeline rounds; medians are reported.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_compare
 @_json
 @click.pass_context
 def throughput_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], modalities: tuple[str, ...],
-                   limit: int | None, batch_size: int, workers: int, out: str, compare: str | None,
-                   as_json: bool) -> None:
+                   limit: int | None, batch_size: int, workers: int, rounds: int, out: str,
+                   compare: str | None, as_json: bool) -> None:
     """Items/s of the full indexing pipeline vs the bare encoder forward,
     per modality, with peak memory."""
     from .plots import throughput_bars
     from .throughput import markdown, run_throughput
 
     results = run_throughput(model, list(corpus), modalities or ("text", "image", "audio"), limit,
-                             batch_size, workers, log=_log)
+                             batch_size, workers, rounds, log=_log)
     throughput_bars(results["modalities"], Path(out) / "throughput.png", f"{model}: items/s")
     params = {"model": model, "corpus": list(corpus), "modalities": list(modalities), "limit": limit,
-              "batch_size": batch_size, "workers": workers}
+              "batch_size": batch_size, "workers": workers, "rounds": rounds}
     _finish(ctx, "throughput", out, params, results, markdown(results), compare, as_json)

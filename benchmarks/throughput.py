@@ -136,10 +136,18 @@ def pipeline(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: 
             "pipeline_peak_rss_bytes": mem["peak_rss_bytes"]}
 
 
+def _median(values: list[float | None]) -> float | None:
+    vals = sorted(v for v in values if v is not None)
+    return vals[len(vals) // 2] if vals else None
+
+
 def run_throughput(model: str, corpus: Sequence[str], modalities: Sequence[str] = ("text", "image", "audio"),
-                   limit: int | None = None, batch_size: int = 32, workers: int = 2,
+                   limit: int | None = None, batch_size: int = 32, workers: int = 2, rounds: int = 3,
                    log: Log = lambda s: None) -> dict[str, Any]:
-    """Both measurements for every modality the corpus and model have."""
+    """Both measurements for every modality the corpus and model have.
+
+    Forward and pipeline alternate for `rounds` rounds and the medians are
+    reported, so both see the same background load on a shared machine."""
     from xmodal.alignment import load_encoder
 
     with peak_rss() as load_mem:
@@ -154,18 +162,28 @@ def run_throughput(model: str, corpus: Sequence[str], modalities: Sequence[str] 
     out = []
     with tempfile.TemporaryDirectory(prefix="xmodal-throughput-") as tmp:
         for mod, items in rows.items():
-            log(f"{mod}: {len(items)} items: bare forward ...")
-            fwd = bare_forward(stack, mod, items, batch_size)
-            log(f"{mod}: full pipeline ...")
-            pipe = pipeline(stack, mod, items, batch_size, workers, Path(tmp))
+            fwds, pipes = [], []
+            for r in range(max(1, rounds)):
+                log(f"{mod}: {len(items)} items, round {r + 1}/{rounds}: bare forward, then full pipeline")
+                fwds.append(bare_forward(stack, mod, items, batch_size))
+                round_dir = Path(tmp) / f"{mod}-round{r}"
+                round_dir.mkdir()
+                pipes.append(pipeline(stack, mod, items, batch_size, workers, round_dir))
+            fwd = dict(fwds[-1], forward_items_per_s=_median([f["forward_items_per_s"] for f in fwds]),
+                       decode_items_per_s=_median([f.get("decode_items_per_s") for f in fwds]),
+                       forward_peak_rss_bytes=max(f.get("forward_peak_rss_bytes") or 0 for f in fwds))
+            pipe = dict(pipes[-1], pipeline_items_per_s=_median([p["pipeline_items_per_s"] for p in pipes]),
+                        pipeline_peak_rss_bytes=max(p["pipeline_peak_rss_bytes"] for p in pipes))
             ratio = (pipe["pipeline_items_per_s"] / fwd["forward_items_per_s"]
                      if pipe["pipeline_items_per_s"] and fwd["forward_items_per_s"] else None)
-            out.append({"modality": mod, "items": len(items), **fwd, **pipe,
-                        "pipeline_over_forward": ratio})
+            out.append({"modality": mod, "items": len(items), **fwd, **pipe, "pipeline_over_forward": ratio,
+                        "rounds": {"forward_items_per_s": [f["forward_items_per_s"] for f in fwds],
+                                   "pipeline_items_per_s": [p["pipeline_items_per_s"] for p in pipes]}})
             log(f"{mod}: pipeline {pipe['pipeline_items_per_s'] or 0:.1f} items/s, "
-                f"forward {fwd['forward_items_per_s'] or 0:.1f} items/s")
+                f"forward {fwd['forward_items_per_s'] or 0:.1f} items/s (medians of {rounds})")
     return {"model": model, "corpus": [str(c) for c in corpus], "batch_size": batch_size,
-            "workers": workers, "model_load_s": load_s, "model_load_peak_rss_bytes": load_mem["peak_rss_bytes"],
+            "workers": workers, "rounds": rounds, "model_load_s": load_s,
+            "model_load_peak_rss_bytes": load_mem["peak_rss_bytes"],
             "modalities": out, "process_max_rss_bytes": maxrss_bytes()}
 
 
@@ -178,7 +196,8 @@ def markdown(r: dict[str, Any]) -> str:
              (m.get("pipeline_peak_rss_bytes") or 0) / mib, (m.get("forward_peak_rss_bytes") or 0) / mib,
              m.get("pipeline_skipped")] for m in r["modalities"]]
     return "\n".join([
-        f"## Throughput: {r['model']} (batch {r['batch_size']}, {r['workers']} decode workers)", "",
+        f"## Throughput: {r['model']} (batch {r['batch_size']}, {r['workers']} decode workers, "
+        f"medians of {r.get('rounds', 1)} alternating rounds)", "",
         md_table(["modality", "items", "pipeline items/s", "forward items/s", "decode items/s",
                   "pipeline/forward", "pipeline peak RSS MiB", "forward peak RSS MiB", "skipped"], rows), "",
         "pipeline = decode + encode + shard write + FAISS train/add via the indexer's build "

@@ -43,7 +43,7 @@ def test_peak_rss_sees_an_allocation():
 def test_cli_throughput_smoke(tmp_path):
     manifest = make_corpus(tmp_path)
     r = CliRunner().invoke(bench, ["throughput", "--model", "tiny", "--corpus", str(manifest),
-                                   "--batch-size", "4", "--out", str(tmp_path / "o"), "--json"])
+                                   "--batch-size", "4", "--rounds", "2", "--out", str(tmp_path / "o"), "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output.strip().splitlines()[-1])
     by = {m["modality"]: m for m in rep["results"]["modalities"]}
@@ -54,4 +54,5 @@ def test_cli_throughput_smoke(tmp_path):
     for m in by.values():
         assert m["pipeline_items_per_s"] > 0 and m["forward_items_per_s"] > 0
         assert m["pipeline_peak_rss_bytes"] > 0
+        assert len(m["rounds"]["pipeline_items_per_s"]) == 2
     assert (tmp_path / "o" / "throughput.png").exists()
