@@ -223,3 +223,14 @@ def test_index_rebuilt_by_another_encoder_is_refused_not_served():
     assert r.status_code == 503 and "degraded" in r.json()["status"]
     r = c.post("/search", json={"text": "a"})
     assert r.status_code == 422 and "index built by" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("url", [
+    "/items/%00", "/items/%00/media", "/items/" + "a" * 20000, "/items/red/media?thumb=maybe",
+    "/items/red/media?index=%00", "/items/red?index=" + "b" * 5000, "/items/%ff%fe/media",
+    "/items/red/media/../../../etc/passwd", "/indexes?x=%00", "/metrics/..%2f..%2fetc/passwd",
+])
+def test_hostile_gets_never_500(client, url):
+    r = client.get(url)
+    assert r.status_code < 500, (url, r.status_code, r.text[:200])
+    assert b"root:" not in r.content
