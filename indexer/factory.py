@@ -26,6 +26,7 @@ from xmodal.alignment.errors import XmodalError
 DEFAULT_MEMORY = 2 * 1024**3
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
+OPQ_ITERATIONS = 20  # FAISS default 50; the rotation converges well before that
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,17 @@ def make_index(factory: str, dim: int) -> faiss.Index:
     inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
     if isinstance(inner, faiss.IndexHNSW):
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    if is_ivf:
+        ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+        if isinstance(ivf, faiss.IndexIVFPQ):
+            # Polysemous codes only speed up Hamming-filtered L2 search, which we
+            # never use, and training them takes minutes on small machines.
+            ivf.do_polysemous_training = False
+    if isinstance(index, faiss.IndexPreTransform):
+        for i in range(index.chain.size()):
+            vt = faiss.downcast_VectorTransform(index.chain.at(i))
+            if isinstance(vt, faiss.OPQMatrix):
+                vt.niter = OPQ_ITERATIONS
     return index
 
 

@@ -1,0 +1,63 @@
+"""Auto-choice of the index family, and its tuned recall checked against
+brute force on fresh held-out queries (never indexed, never used to tune)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xmodal.alignment.errors import XmodalError
+from xmodal.indexer import open_index
+from xmodal.indexer.factory import Thresholds, choose_factory, parse_memory
+from xmodal.indexer.indexing import IndexOptions
+from xmodal.indexer.searching import recall_at_k
+
+from indexer_helpers import clustered, synthetic_index
+
+SMALL = Thresholds(flat_max=1000, hnsw_max=3000)
+TARGET = 0.95
+
+
+def test_choice_follows_size_memory_and_recall():
+    assert choose_factory(10_000, 384).family == "flat"
+    assert choose_factory(200_000, 384).family == "hnsw"
+    big = choose_factory(1_000_000, 384)
+    assert big.family == "ivf-flat" and big.factory == "IVF1024,Flat"
+    pq = choose_factory(1_000_000, 384, memory=parse_memory("256M"))
+    assert pq.family == "ivf-pq" and pq.factory.startswith("OPQ") and pq.est_bytes <= 256 * 1024**2
+    assert choose_factory(200_000, 384, recall=0.999).family == "flat"
+    assert parse_memory("1.5G") == int(1.5 * 1024**3) and parse_memory("512M") == 512 * 1024**2
+    with pytest.raises(XmodalError, match="memory budget"):
+        parse_memory("lots")
+
+
+@pytest.mark.parametrize("n,memory,family", [
+    (800, None, "flat"),
+    (2500, None, "hnsw"),
+    (5000, None, "ivf-flat"),
+    # raw vectors need 288 kB: only PQ codes fit. OPQ training is the slow part.
+    pytest.param(4000, 150_000, "ivf-pq", marks=pytest.mark.slow),
+])
+def test_auto_choice_meets_recall_target(tmp_path, n, memory, family):
+    dim = 16 if family == "ivf-pq" else 32  # PQ/OPQ training time grows with dim
+    data = clustered(n + 300, dim, clusters=30, spread=0.5, seed=3)
+    base, held_out = data[:n], data[n:]
+    opts = IndexOptions(memory=memory or IndexOptions().memory, recall=TARGET, thresholds=SMALL,
+                        tune_queries=300)
+    m = synthetic_index(tmp_path, base, opts)
+    assert m.stats["family"] == family
+    assert m.stats["recall_target_met"] and m.stats["recall_at_10"] >= TARGET
+    if family == "ivf-pq":
+        assert m.stats["memory_bytes"] < base.nbytes  # compressed below the raw vectors
+    ix = open_index(tmp_path)
+    _, found = ix.search(held_out, 10)
+    truth = np.argsort(-(held_out @ base.T), axis=1)[:, :10]  # labels are row numbers here
+    recall = recall_at_k(found, truth, 10)
+    assert recall >= TARGET - 0.03, (m.factory, m.search_params, recall)
+
+
+def test_factory_override_and_bad_factory(tmp_path):
+    x = clustered(600, 16)
+    m = synthetic_index(tmp_path / "a", x, IndexOptions(factory="IVF8,Flat", tune_queries=100))
+    assert m.factory == "IVF8,Flat" and "nprobe" in m.search_params
+    with pytest.raises(XmodalError, match="invalid"):
+        synthetic_index(tmp_path / "b", x, IndexOptions(factory="NoSuchIndex42"))
