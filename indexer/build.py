@@ -65,6 +65,16 @@ class SkipCollector:
                 yield e
 
 
+def corpus_roots(paths: Iterable[str], previous: Iterable[str] = ()) -> list[str]:
+    """Absolute corpus paths (where stored media uris live), for the media server."""
+    out = list(previous)
+    for p in paths:
+        a = str(Path(p).resolve())
+        if a not in out:
+            out.append(a)
+    return out
+
+
 def skip_summary(skipped: list[dict[str, str]]) -> dict[str, int]:
     """Counts by reason, with item-specific details stripped."""
     return dict(Counter(s["reason"].split(" (")[0].split(":")[0] for s in skipped).most_common())
@@ -116,8 +126,8 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
         raise XmodalError("--shard-size and --batch-size must be positive")
     t_start = time.perf_counter()
     out = Path(cfg.out)
+    stack = stack if stack is not None else load_encoder(cfg.model)  # fail before touching `out`
     with Writer(out, create=True) as writer:
-        stack = stack if stack is not None else load_encoder(cfg.model)
         names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, "b",
                                               cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
                                               progress, on_shard)
@@ -129,7 +139,7 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
         opts = IndexOptions(cfg.memory, cfg.recall, cfg.factory, cfg.thresholds, cfg.tune_queries)
         try:
             manifest = index_shards(writer, names, Encoded(stack.spec, stack.fingerprint, stack.dim),
-                                    opts, cfg.dtype, log)
+                                    opts, cfg.dtype, log, {"corpus_roots": corpus_roots(cfg.corpus)})
         except XmodalError as exc:
             report["error"] = str(exc)
             atomic_write_json(out / REPORT_NAME, report)

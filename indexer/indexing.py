@@ -140,8 +140,12 @@ def _drop_unused_shards(writer: Writer) -> None:
 
 
 def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts: IndexOptions,
-                 vector_dtype: str = "float16", log: Log = lambda s: None) -> IndexManifest:
-    """Full build: every row of `shard_names` becomes the new generation."""
+                 vector_dtype: str = "float16", log: Log = lambda s: None,
+                 extra_stats: dict[str, Any] | None = None) -> IndexManifest:
+    """Full build: every row of `shard_names` becomes the new generation.
+
+    `extra_stats` (e.g. ``corpus_roots``, where media uris point) go into
+    the manifest's stats as given."""
     vectors, rows = load_shards(writer.dir, shard_names)
     if not rows:
         raise XmodalError("nothing to index: every item was skipped (see build-report.json)")
@@ -155,6 +159,7 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
     for r, lab in zip(rows, labels):
         r.label = int(lab)
     index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log)
+    stats.update(extra_stats or {})
     old = [lab for lab, _, _ in meta.live_rows_all()]
     meta.mark_deleted(old, generation)  # the previous build, still visible to its readers
     meta.insert(rows, generation)

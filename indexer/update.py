@@ -20,7 +20,8 @@ import numpy as np
 
 from xmodal.alignment.errors import XmodalError
 
-from .build import embed_corpus, skip_summary
+from .build import corpus_roots, embed_corpus, skip_summary
+from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
 from .indexing import Encoded, IndexOptions, build_and_tune, publish_generation
 from .metadata import NewRow
 from .publish import Writer
@@ -30,7 +31,6 @@ from .searching import supports_remove
 from .shards import VectorStore, read_shard
 
 Log = Callable[[str], None]
-from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
 
 
 def _stack_for(writer: Writer, stack: Any) -> Any:
@@ -116,7 +116,9 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             allv = np.concatenate(vecs)[keep]
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
-        out = _commit(writer, index, generation, {}, deleted=len(replaced))
+        roots = corpus_roots(corpus, writer.manifest.stats.get("corpus_roots", [])) \
+            if _is_paths(corpus) else writer.manifest.stats.get("corpus_roots", [])
+        out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced))
         out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
                     "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,
                     "skipped_by_reason": skip_summary(skipped), **estats})

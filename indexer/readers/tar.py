@@ -84,7 +84,6 @@ def _group(path: Path, tar_id: str, key: str, members: list[tuple[str, str, byte
     captions: list[str] = []
     metadata: dict = {}
     media: list[tuple[str, str]] = []
-    texts: list[str] = []
     for name, ext, data in members:
         where = f"{path}{SEP}{name}"
         last = ext.split(".")[-1]
