@@ -26,6 +26,18 @@ from .shards import VectorStore
 EXACT_FILTER_LIMIT = 4096
 
 
+def widen(search_params: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Search wider under a filter: when only 1/f of the vectors may be
+    returned, the tuned nprobe/efSearch would find ~1/f as many true
+    neighbours, so scale them by f (capped at 16x)."""
+    f = min(max(factor, 1.0), 16.0)
+    out = dict(search_params)
+    for key in ("nprobe", "efSearch"):
+        if key in out:
+            out[key] = int(round(out[key] * f))
+    return out
+
+
 def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
     """Read a FAISS file, memory-mapped when the index type supports it."""
     if not path.is_file():
@@ -79,7 +91,8 @@ class IndexReader:
             if len(allowed) <= EXACT_FILTER_LIMIT:
                 return self._exact(q, k, allowed)
             sel = faiss.IDSelectorBatch(allowed)
-            return faiss_search(self.index, q, k, sp, sel, self.vectors)
+            return faiss_search(self.index, q, k, widen(sp, self.index.ntotal / len(allowed)), sel,
+                                self.vectors)
         if len(self._tombstones):
             inner = faiss.IDSelectorBatch(self._tombstones)
             sel = faiss.IDSelectorNot(inner)

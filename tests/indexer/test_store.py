@@ -84,3 +84,24 @@ def test_check_encoder_refuses_other_weights(tmp_path, tiny):
     ix = open_index(tmp_path)
     with pytest.raises(XmodalError, match="built with encoder 'synthetic'"):
         ix.check_encoder(tiny)
+
+
+@pytest.mark.parametrize("factory", ["IVF16,Flat", "HNSW16"])
+def test_filtered_search_through_faiss_selector(tmp_path, monkeypatch, factory):
+    """Large allowed sets go through FAISS's IDSelector (small ones are exact)."""
+    import xmodal.indexer.reader as reader_mod
+    from xmodal.indexer.indexing import IndexOptions
+    from xmodal.indexer.searching import recall_at_k
+
+    x = clustered(2000, 16, seed=4)
+    synthetic_index(tmp_path, x, IndexOptions(factory=factory, tune_queries=100))
+    monkeypatch.setattr(reader_mod, "EXACT_FILTER_LIMIT", 0)
+    ix = open_index(tmp_path)
+    allowed = ix.labels_where(where={"group": ["g1", "g3"]})
+    assert len(allowed) == 800
+    rng = np.random.default_rng(9)
+    q = x[rng.choice(2000, 50, replace=False)] + 0.05 * rng.standard_normal((50, 16)).astype(np.float32)
+    _, got = ix.search(q, 10, labels=allowed)
+    assert set(got.ravel().tolist()) - {-1} <= set(allowed.tolist())
+    truth = allowed[np.argsort(-(q @ x[allowed].T), axis=1)[:, :10]]
+    assert recall_at_k(got, truth, 10) >= 0.9

@@ -1,0 +1,40 @@
+"""The embedding stage as a pure function, and its Ray Data adapter."""
+from __future__ import annotations
+
+import numpy as np
+
+from xmodal.indexer.embed import EmbedBatches, embed_records, records_to_columns
+from xmodal.indexer.records import Record
+
+
+def test_embed_records_rows_order_and_skips(media_corpus, tiny):
+    recs = [
+        Record("a", "image", uri=str(media_corpus / "img0.png"), captions=["red", "", "blue"],
+               metadata={"k": 1}),
+        Record("t", "text", text="hello"),
+        Record("e", "text", text="  "),
+        Record("bad", "image", uri=str(media_corpus / "missing.png"), captions=["orphan"]),
+    ]
+    out = embed_records(recs, tiny)
+    assert [(r.id, r.kind, r.parent_id) for r in out.rows] == [
+        ("a", "item", None), ("a#caption0", "caption", "a"), ("a#caption2", "caption", "a"),
+        ("t", "item", None)]
+    assert out.rows[1].metadata == {"k": 1} and out.rows[2].text == "blue"
+    reasons = {s["item"]: s["reason"] for s in out.skipped}
+    assert reasons["a#caption1"] == "empty caption" and reasons["e"] == "empty text"
+    assert "not found" in reasons[str(media_corpus / "missing.png")]
+    assert reasons["bad#caption0"] == "its item was skipped"
+    np.testing.assert_allclose(out.vectors[3], tiny.encode_text(["hello"])[0], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(out.vectors, axis=1), 1.0, atol=1e-5)
+    again = embed_records(recs, tiny)  # pure: same input, same output
+    np.testing.assert_array_equal(out.vectors, again.vectors)
+
+
+def test_ray_style_batch_callable_matches(media_corpus, tiny):
+    recs = [Record(f"img{i}.png", "image", uri=str(media_corpus / f"img{i}.png"),
+                   captions=[f"img caption number {i}"]) for i in range(3)]
+    fn = EmbedBatches("tiny")
+    res = fn(records_to_columns(recs))
+    ref = embed_records(recs, tiny)
+    assert res["id"] == [r.id for r in ref.rows] and res["kind"][1] == "caption"
+    np.testing.assert_allclose(np.stack(res["vector"]), ref.vectors, atol=1e-6)
