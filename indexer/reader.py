@@ -43,10 +43,13 @@ def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
     if not path.is_file():
         raise XmodalError(f"{path}: index file missing; the index is damaged, rebuild it")
     if mmap:
-        try:
-            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        except RuntimeError:
-            pass  # this index type cannot be mapped; load it into memory
+        # Zero-copy mapping of flat codes / IVF lists; generation files are never
+        # modified in place (only unlinked later), so a mapping stays valid.
+        for flags in (faiss.IO_FLAG_MMAP_IFC, faiss.IO_FLAG_MMAP):
+            try:
+                return faiss.read_index(str(path), flags | faiss.IO_FLAG_READ_ONLY)
+            except RuntimeError:
+                continue  # this index type cannot be mapped this way
     try:
         return faiss.read_index(str(path))
     except RuntimeError as exc:
