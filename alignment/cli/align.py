@@ -25,6 +25,8 @@ def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | No
             click.echo(line, err=True)
         for it in got:
             it.corpus = it.corpus or _corpus_name(path)
+            if it.split is None and Path(path).stem in ("train", "val", "test"):
+                it.split = Path(path).stem  # a corpus's published split file
         items += got
     if corpora:
         items += from_corpora(corpora, cache=cache, log=lambda m: click.echo(m, err=True))

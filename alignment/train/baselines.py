@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..contracts import l2_normalise
-from .evaluate import Embedded, Recall, evaluate_embedded, mean_recall
+from .evaluate import Embedded, evaluate_embedded, mean_recall
 from .model import SplitData
 
 BASELINES = ("lstsq", "procrustes", "cca", "asif")
@@ -74,8 +74,10 @@ def _inv_sqrt(c: np.ndarray) -> np.ndarray:
     return (v / np.sqrt(np.maximum(w, 1e-12))) @ v.T
 
 
-def fit(name: str, a: np.ndarray, b: np.ndarray, **hp) -> Fitted:
-    """Fit baseline `name` on paired rows a (n, da), b (n, db)."""
+def fit(name: str, a: np.ndarray, b: np.ndarray, memo: dict | None = None, **hp) -> Fitted:
+    """Fit baseline `name` on paired rows a (n, da), b (n, db). `memo`
+    reuses factorisations across a hyper-parameter grid."""
+    memo = {} if memo is None else memo
     pa, pb = _Pre(a), _Pre(b)
     A, B = pa(a), pb(b)
     if name == "lstsq":
@@ -84,17 +86,20 @@ def fit(name: str, a: np.ndarray, b: np.ndarray, **hp) -> Fitted:
         return Fitted(lambda x: pa(x) @ w, pb)
     if name == "procrustes":
         d = min(hp.get("d", 64), A.shape[1], B.shape[1], len(A))
-        qa, qb = _pca(A, d), _pca(B, d)
+        if "pca" not in memo:
+            memo["pca"] = (_pca(A, A.shape[1]), _pca(B, B.shape[1]))
+        qa, qb = memo["pca"][0][:, :d], memo["pca"][1][:, :d]
         u, _, vt = np.linalg.svd((A @ qa).T @ (B @ qb))
         r = u @ vt
         return Fitted(lambda x: pa(x) @ qa @ r, lambda x: pb(x) @ qb)
     if name == "cca":
         reg, d = hp.get("reg", 1e-2), hp.get("d", 64)
-        n = len(A)
-        caa = A.T @ A / n + reg * np.eye(A.shape[1])
-        cbb = B.T @ B / n + reg * np.eye(B.shape[1])
-        wa, wb = _inv_sqrt(caa), _inv_sqrt(cbb)
-        u, s, vt = np.linalg.svd(wa @ (A.T @ B / n) @ wb)
+        if ("cca", reg) not in memo:
+            n = len(A)
+            wa = _inv_sqrt(A.T @ A / n + reg * np.eye(A.shape[1]))
+            wb = _inv_sqrt(B.T @ B / n + reg * np.eye(B.shape[1]))
+            memo[("cca", reg)] = (wa, wb, *np.linalg.svd(wa @ (A.T @ B / n) @ wb))
+        wa, wb, u, s, vt = memo[("cca", reg)]
         d = min(d, len(s))
         xa, xb = wa @ u[:, :d], wb @ vt[:d].T
         return Fitted(lambda x: pa(x) @ xa, lambda x: pb(x) @ xb)
@@ -134,20 +139,21 @@ def embed_with(f: Fitted, data: SplitData, ma: str, mb: str) -> Embedded:
     return emb
 
 
-def run_baselines(train: SplitData, val: SplitData | None, test: SplitData, ma: str = "text", mb: str = "image",
-                  names: tuple[str, ...] = BASELINES) -> dict[str, dict]:
+def run_baselines(train: SplitData, val: SplitData | None, tests: dict[str, SplitData], ma: str = "text",
+                  mb: str = "image", names: tuple[str, ...] = BASELINES) -> dict[str, dict]:
     """Fit each baseline on train, pick its hyper-parameters on val, report
-    test recall. Returns {name: {"hp": ..., "val_score": ..., "test": {dir: Recall}}}."""
+    recall on every split in `tests`.
+    Returns {name: {"hp": ..., "val_score": ..., "test": {key: {dir: Recall}}}}."""
     a, b = paired(train, ma, mb)
     out = {}
     for name in names:
-        best = None
+        best, memo = None, {}
         for hp in GRIDS[name] if val is not None else GRIDS[name][:1]:
-            f = fit(name, a, b, **hp)
+            f = fit(name, a, b, memo, **hp)
             score = mean_recall(evaluate_embedded(embed_with(f, val, ma, mb))) if val is not None else 0.0
             if best is None or score > best[0]:
                 best = (score, hp, f)
         score, hp, f = best
-        test_res: dict[str, Recall] = evaluate_embedded(embed_with(f, test, ma, mb))
+        test_res = {k: evaluate_embedded(embed_with(f, d, ma, mb)) for k, d in tests.items()}
         out[name] = {"hp": hp, "val_score": round(score, 4), "test": test_res}
     return out

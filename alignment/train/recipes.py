@@ -70,8 +70,16 @@ RECIPES: dict[str, Recipe] = {
         train_audio_tower=True,
         audio_views=3,
         corpus_caps={"speech": 400, "openclipart": 4000},
-        train=TrainConfig(epochs=30, batch_size=256, lr=2e-3, patience=5, seed=0),
+        train=TrainConfig(epochs=20, batch_size=256, lr=2e-3, patience=4, seed=0),
         seed=0,
+    ),
+    # the source of the prompt-transfer experiment (target: tuxpaint):
+    # openclipart only, soft prompt + heads, no audio
+    "openclipart": Recipe(
+        name="openclipart", model="lite", corpora=["openclipart"], head="linear", n_ctx=4,
+        prompt_init="a picture of", prompt_epochs=2, prompt_steps=15, train_audio_tower=False,
+        corpus_caps={"openclipart": 4000},
+        train=TrainConfig(epochs=20, batch_size=256, lr=2e-3, patience=4, seed=0),
     ),
     # seconds-scale recipe on the random tiny stack: for smoke tests
     "tiny": Recipe(name="tiny", model="tiny", head="linear", n_ctx=2, prompt_epochs=1, prompt_steps=2,

@@ -100,16 +100,16 @@ def held_out(model: Aligner, prep: Prepared, split: str, baselines: bool, log) -
     """Recall of the trained alignment (and baselines) per corpus on `split`."""
     if split not in prep.data:
         return {}
-    report: dict = {}
+    subsets = corpus_subsets(prep.items[split], prep.data[split])
+    report: dict = {c: {"trained": _dump(evaluate_embedded(embed_split(model, d)))} for c, d in subsets.items()}
     train = prep.data["train"]
-    val = prep.data.get("val")
-    for corpus, data in corpus_subsets(prep.items[split], prep.data[split]).items():
-        res = {"trained": _dump(evaluate_embedded(embed_split(model, data)))}
-        if baselines and all(m in data.rows and data.rows[m].feats is not None for m in ("text", "image")) \
-                and "image" in train.rows:
-            for name, b in run_baselines(train, val, data, "text", "image").items():
-                res[name] = {"hp": b["hp"], **_dump(b["test"])}
-        report[corpus] = res
+    pairable = {c: d for c, d in subsets.items()
+                if all(m in d.rows and len(d.rows[m]) and d.rows[m].feats is not None for m in ("text", "image"))}
+    if baselines and pairable and "image" in train.rows:
+        _log(log, "baselines: fitting on train, selecting on val")
+        for name, b in run_baselines(train, prep.data.get("val"), pairable, "text", "image").items():
+            for c, res in b["test"].items():
+                report[c][name] = {"hp": b["hp"], **_dump(res)}
     return report
 
 

@@ -62,11 +62,12 @@ def test_asif_relative_representation_beats_chance_by_far():
 
 def test_run_baselines_selects_on_val_and_reports_test():
     tr, va, te = synthetic_split(200, seed=0), synthetic_split(40, seed=1), synthetic_split(50, seed=2)
-    out = run_baselines(tr, va, te)
+    out = run_baselines(tr, va, {"te": te, "half": te.subset(np.arange(25))})
     assert set(out) == set(BASELINES)
     for name, r in out.items():
-        assert set(r["test"]) == {"text->image", "image->text"}
-        assert r["test"]["text->image"].n_queries == 100
+        assert set(r["test"]["te"]) == {"text->image", "image->text"}
+        assert r["test"]["te"]["text->image"].n_queries == 100
+        assert r["test"]["half"]["text->image"].n_queries == 50
         assert 0.0 <= r["val_score"] <= 1.0
 
 
