@@ -88,12 +88,14 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: s
     reader = SkipCollector(entries, bar)
     reused = 0
     n_records = 0
+    n_embedded = 0  # records embedded in this run (reused shards excluded from the rate)
     t0 = time.perf_counter()
 
     def hook(k: int, name: str, was_reused: bool, n: int) -> None:
-        nonlocal reused, n_records
+        nonlocal reused, n_records, n_embedded
         reused += was_reused
         n_records += n
+        n_embedded += 0 if was_reused else n
         bar.update(n)
         if on_shard:
             on_shard(k, name, was_reused, n)
@@ -110,7 +112,8 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: s
         skipped += [{**s, "stage": "embed"} for s in desc.get("skipped", [])]
     stats = {"records": n_records, "shards": len(names), "shards_reused": reused,
              "embed_seconds": round(seconds, 3),
-             "records_per_second": round(n_records / seconds, 2) if seconds > 0 else None}
+             "records_embedded": n_embedded,
+             "records_per_second": round(n_embedded / seconds, 2) if seconds > 0 else None}
     return names, skipped, stats
 
 

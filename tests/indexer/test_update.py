@@ -98,3 +98,44 @@ def test_writer_lock_and_wrong_encoder(tmp_path, tiny):
             remove(tmp_path, ["v1"])
     with pytest.raises(XmodalError, match="built with encoder 'synthetic'"):
         add(tmp_path, [str(tmp_path)], stack=tiny)
+
+
+@pytest.mark.parametrize("factory", ["IVF16,Flat", "HNSW16"])
+def test_concurrent_reader_never_sees_a_half_written_generation(tmp_path, factory):
+    import threading
+    import time
+
+    x = clustered(1500, 16, seed=5)
+    synthetic_index(tmp_path, x, IndexOptions(factory=factory, tune_queries=50))
+    problems: list[str] = []
+    stop = threading.Event()
+    opened = []
+
+    def reader_loop():
+        while not stop.is_set():
+            try:
+                ix = open_index(tmp_path)
+                _, found = ix.search(x[:20], 10)
+                rows = ix.rows([v for v in found.ravel() if v >= 0])  # every hit has its row
+                live = set(ix.labels_where().tolist())
+                if not {r.label for r in rows} <= live:
+                    problems.append(f"gen {ix.generation}: hit outside its generation")
+                opened.append(ix.generation)
+                ix.close()
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                problems.append(f"{type(exc).__name__}: {exc}")
+
+    t = threading.Thread(target=reader_loop)
+    t.start()
+    try:
+        for step in range(6):
+            remove(tmp_path, [f"v{i}" for i in range(step, 1500, 7)])
+            seen = len(opened)
+            deadline = time.time() + 20
+            while len(opened) < seen + 2 and time.time() < deadline and t.is_alive():
+                time.sleep(0.01)  # let the reader open the new generation
+    finally:
+        stop.set()
+        t.join()
+    assert not problems, problems[:3]
+    assert len(set(opened)) >= 2  # the reader really raced the writer
