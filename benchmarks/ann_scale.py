@@ -29,15 +29,19 @@ from xmodal.indexer.searching import recall_at_k, search
 from xmodal.indexer.tune import in_memory_lookup
 
 
-def mixture(n: int, dim: int, clusters: int, spread: float, seed: int, chunk: int = 100_000) -> np.ndarray:
-    """Unit vectors from a Gaussian mixture, generated in chunks (float32 only)."""
+def mixture(n: int, dim: int, clusters: int, spread: float, seed: int, chunk: int = 65536) -> np.ndarray:
+    """Unit vectors from a Gaussian mixture: unit-norm centres plus isotropic
+    noise of norm ~`spread`, generated in chunks (float32 only). Same shape
+    of data as `benchmarks.ann_data.synthetic`."""
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, dim), dtype=np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    scale = np.float32(spread / np.sqrt(dim))
     out = np.empty((n, dim), np.float32)
     for s in range(0, n, chunk):
         m = min(chunk, n - s)
         part = centers[rng.integers(0, clusters, m)]
-        part += np.float32(spread) * rng.standard_normal((m, dim), dtype=np.float32)
+        part += scale * rng.standard_normal((m, dim), dtype=np.float32)
         part /= np.linalg.norm(part, axis=1, keepdims=True)
         out[s : s + m] = part
     return out
@@ -100,12 +104,13 @@ def run(n: int, dim: int, queries: int, memory: int, recall: float, clusters: in
 @click.option("--queries", default=1000, show_default=True, help="Held-out queries.")
 @click.option("--memory", default=None, help=f"Memory budget [default {DEFAULT_MEMORY // 1024**3}G].")
 @click.option("--recall", default=0.95, show_default=True)
-@click.option("--clusters", default=1000, show_default=True)
-@click.option("--spread", default=0.35, show_default=True, help="Per-dim std around a centre (unit-variance centres).")
+@click.option("--clusters", default=None, type=int, help="Mixture components [default sqrt(n)].")
+@click.option("--spread", default=0.6, show_default=True, help="Noise norm around unit-norm centres.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
 def main(n, dim, queries, memory, recall, clusters, spread, seed, out) -> None:
     """Build + tune + measure one auto-chosen index; write JSON to OUT."""
+    clusters = clusters or max(8, int(np.sqrt(n)))
     res = run(n, dim, queries, parse_memory(memory), recall, clusters, spread, seed)
     Path(out).write_text(json.dumps(res, indent=2))
     click.echo(json.dumps({k: v for k, v in res.items() if k != "tune_trials"}))

@@ -164,9 +164,20 @@ def train_sample_size(factory: str, n: int) -> int:
     return min(n, want)
 
 
+def add_rows(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray,
+             rows: np.ndarray | None = None, add_batch: int = 65536) -> None:
+    """Add `vectors[rows]` (all when None) with their labels, in batches."""
+    rows = np.arange(len(vectors)) if rows is None else rows
+    for start in range(0, len(rows), add_batch):
+        part = rows[start : start + add_batch]
+        index.add_with_ids(np.ascontiguousarray(vectors[part], dtype=np.float32),
+                           np.ascontiguousarray(labels[part], dtype=np.int64))
+
+
 def build_index(factory: str, vectors: np.ndarray, labels: np.ndarray,
-                train_rows: np.ndarray | None = None, add_batch: int = 65536) -> faiss.Index:
-    """Train (if needed) on `train_rows` of `vectors`, then add all with `labels`."""
+                train_rows: np.ndarray | None = None, add: np.ndarray | None = None) -> faiss.Index:
+    """Train (if needed) on `train_rows` of `vectors`, then add the `add`
+    rows (default: all) with their `labels`."""
     dim = vectors.shape[1]
     index = make_index(factory, dim)
     if not index.is_trained:
@@ -176,7 +187,5 @@ def build_index(factory: str, vectors: np.ndarray, labels: np.ndarray,
         except RuntimeError as exc:
             raise XmodalError(f"cannot train FAISS '{factory}' on {len(rows)} vectors: "
                               f"{str(exc).strip().splitlines()[-1]}; choose a smaller factory") from None
-    for start in range(0, len(vectors), add_batch):
-        chunk = np.ascontiguousarray(vectors[start : start + add_batch], dtype=np.float32)
-        index.add_with_ids(chunk, np.ascontiguousarray(labels[start : start + add_batch], dtype=np.int64))
+    add_rows(index, vectors, labels, add)
     return index

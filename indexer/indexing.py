@@ -15,14 +15,14 @@ import numpy as np
 
 from xmodal.alignment.errors import XmodalError
 
-from .factory import (DEFAULT_MEMORY, Thresholds, build_index, choose_factory, family_of,
+from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_factory, family_of,
                       train_sample_size)
 from .manifest import IndexManifest
 from .metadata import NewRow
 from .publish import Writer
 from .searching import supports_remove
 from .shards import read_shard
-from .tune import in_memory_lookup, make_queries, tune
+from .tune import in_memory_lookup, pick_queries, tune
 
 Log = Callable[[str], None]
 
@@ -79,16 +79,31 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
     rng = np.random.default_rng(opts.seed)
     n_train = train_sample_size(factory, n)
     train_rows = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else None
+    # Tuning queries are truly held out: corpus rows left out of training and
+    # out of the index while tuning, added only afterwards. (A query that is
+    # itself in the index finds its own graph neighbourhood / list for free,
+    # which overstates recall, most of all for HNSW.)
+    n_q = min(opts.tune_queries, n // 5)
+    rows = pick_queries(n, n_q, rng, exclude=train_rows) if n_q >= 10 else np.zeros(0, np.int64)
+    if len(rows) == 0:  # too small to hold anything out: leave-one-out on the full index
+        rows = pick_queries(n, min(opts.tune_queries, n), rng)
+        held = False
+    else:
+        held = True
     log(f"building {factory} over {n} vectors (dim {dim})")
     t0 = time.perf_counter()
-    index = build_index(factory, vectors, labels, train_rows)
+    base_rows = np.setdiff1d(np.arange(n), rows) if held else None
+    index = build_index(factory, vectors, labels, train_rows, base_rows)
     stats["index_seconds"] = round(time.perf_counter() - t0, 3)
-    n_q = min(opts.tune_queries, n)
-    queries = make_queries(vectors, n_q, rng, exclude=train_rows)
+    queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
     lookup = in_memory_lookup(vectors, labels)
     t0 = time.perf_counter()
     result = tune(index, vectors, labels, queries, opts.recall, lookup,
-                  is_pq=stats["family"] == "ivf-pq")
+                  is_pq=stats["family"] == "ivf-pq", base_rows=base_rows,
+                  self_labels=None if held or n < 2 else labels[rows])
+    if held:
+        add_rows(index, vectors, labels, rows)
+    stats["tune_held_out"] = held
     stats["tune_seconds"] = round(time.perf_counter() - t0, 3)
     stats.update(result.stats())
     if not result.met:

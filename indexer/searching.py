@@ -88,15 +88,17 @@ def exact_rerank(q: np.ndarray, cand: np.ndarray, k: int, vectors_of: VectorsOf)
     return top_s.astype(np.float32), top_l.astype(np.int64)
 
 
-def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force reference (IndexFlatIP), labels mapped through `labels`."""
+def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray | None = None,
+                 rows: np.ndarray | None = None, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force reference (IndexFlatIP) over `vectors[rows]` (all when
+    None), labels mapped through `labels` (row numbers when None)."""
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows)
     flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for s in range(0, len(rows), chunk):
+        flat.add(np.ascontiguousarray(vectors[rows[s : s + chunk]], dtype=np.float32))
     s, i = flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
-    if labels is not None:
-        i = np.where(i >= 0, labels[np.maximum(i, 0)], -1)
-    return s, i
+    mapped = rows if labels is None else labels[rows]
+    return s, np.where(i >= 0, mapped[np.maximum(i, 0)], -1)
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:

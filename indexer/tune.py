@@ -16,8 +16,6 @@ from typing import Any
 import faiss
 import numpy as np
 
-from xmodal.alignment.contracts import l2_normalise
-
 from .searching import VectorsOf, exact_search, index_kind, recall_at_k, search
 
 K = 10
@@ -47,17 +45,28 @@ class TuneResult:
         }
 
 
-def make_queries(vectors: np.ndarray, n_queries: int, rng: np.random.Generator,
-                 exclude: np.ndarray | None = None, noise: float = 0.3) -> np.ndarray:
-    """Held-out style queries: stored vectors (not used for training) plus
-    isotropic noise, renormalised, so a query is near but not on a point."""
-    pool = np.arange(len(vectors))
-    if exclude is not None and len(exclude) < len(vectors) - n_queries:
+def pick_queries(n: int, n_queries: int, rng: np.random.Generator,
+                 exclude: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the corpus used as leave-one-out queries, preferring rows the
+    index was not trained on. Each query is a real point of the data
+    distribution; its own label is dropped from both the exact and the ANN
+    results, so it is scored exactly like an unseen query from that
+    distribution (no free rank-1 self match)."""
+    pool = np.arange(n)
+    if exclude is not None and len(exclude) < n - n_queries:
         pool = np.setdiff1d(pool, exclude)
-    pick = rng.choice(pool, size=min(n_queries, len(pool)), replace=False)
-    q = np.asarray(vectors[np.sort(pick)], dtype=np.float32)
-    q = q + rng.standard_normal(q.shape).astype(np.float32) * np.float32(noise / np.sqrt(q.shape[1]))
-    return l2_normalise(q)
+    return np.sort(rng.choice(pool, size=min(n_queries, len(pool)), replace=False))
+
+
+def drop_self(found: np.ndarray, self_labels: np.ndarray | None, k: int) -> np.ndarray:
+    """Remove each query's own label from its result row; keep the first k."""
+    if self_labels is None:
+        return found[:, :k]
+    out = np.full((len(found), k), -1, np.int64)
+    for i, row in enumerate(found):
+        keep = row[row != self_labels[i]][:k]
+        out[i, : len(keep)] = keep
+    return out
 
 
 def in_memory_lookup(vectors: np.ndarray, labels: np.ndarray) -> VectorsOf:
@@ -73,11 +82,12 @@ def in_memory_lookup(vectors: np.ndarray, labels: np.ndarray) -> VectorsOf:
 
 
 def _measure(index: faiss.Index, q: np.ndarray, truth: np.ndarray, params: dict[str, Any],
-             vectors_of: VectorsOf | None) -> tuple[float, float]:
+             vectors_of: VectorsOf | None, self_labels: np.ndarray | None) -> tuple[float, float]:
+    extra = 0 if self_labels is None else 1
     t0 = time.perf_counter()
-    _, found = search(index, q, K, params, None, vectors_of)
+    _, found = search(index, q, K + extra, params, None, vectors_of)
     dt = time.perf_counter() - t0
-    return recall_at_k(found, truth, K), len(q) / max(dt, 1e-9)
+    return recall_at_k(drop_self(found, self_labels, K), truth, K), len(q) / max(dt, 1e-9)
 
 
 def _single_latency_ms(index: faiss.Index, q: np.ndarray, params: dict[str, Any],
@@ -107,14 +117,22 @@ def _nprobe_grid(index: faiss.Index) -> list[int]:
 
 
 def tune(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray,
-         target: float, vectors_of: VectorsOf | None = None, is_pq: bool = False) -> TuneResult:
-    """Find the cheapest search parameters meeting `target` recall@10."""
-    _, truth = exact_search(vectors, queries, K, labels)
+         target: float, vectors_of: VectorsOf | None = None, is_pq: bool = False,
+         self_labels: np.ndarray | None = None, base_rows: np.ndarray | None = None) -> TuneResult:
+    """Find the cheapest search parameters meeting `target` recall@10.
+
+    `base_rows`: the rows of `vectors` the index holds right now (the exact
+    reference searches only those). `self_labels[i]` is the label of query i
+    when it is itself a corpus point in the index (leave-one-out); it is then
+    excluded from the truth and from the results."""
+    extra = 0 if self_labels is None else 1
+    _, truth = exact_search(vectors, queries, K + extra, labels, rows=base_rows)
+    truth = drop_self(truth, self_labels, K)
     kind = index_kind(index)
     tried: list[dict[str, Any]] = []
 
     def trial(params: dict[str, Any]) -> tuple[float, float]:
-        r, qps = _measure(index, queries, truth, params, vectors_of)
+        r, qps = _measure(index, queries, truth, params, vectors_of, self_labels)
         tried.append({**params, "recall_at_10": round(r, 4), "qps": round(qps, 1)})
         return r, qps
 
