@@ -15,6 +15,7 @@ from .report import md_table
 def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int = 1000,
             autofaiss: bool = True, grid: Sequence[ann.Family] | None = None,
             plot_dir: str | Path | None = None, single_queries: int = 200,
+            families: Sequence[str] | None = None,
             log: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], str]:
     """Run the sweep; returns (results, markdown)."""
     budget = ann.parse_memory(memory)
@@ -26,6 +27,9 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
     truth = exact_topk(vs.base, vs.queries, ann.K)
     log(f"exact top-{ann.K} ground truth: {time.perf_counter() - t0:.1f}s")
     grid = list(grid) if grid is not None else ann.default_grid(vs.n, vs.dim)
+    if families is not None:  # e.g. ("HNSW", "IVF-Flat"), or () for the automatic choices only
+        wanted = {f.lower() for f in families}
+        grid = [f for f in grid if f.family.lower() in wanted]
 
     def show(p: dict[str, Any]) -> None:
         if "error" in p:

@@ -26,46 +26,36 @@ PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "autofaiss_build.py"
 
 def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, targets: Sequence[float],
               single_max: int = 200) -> dict[str, dict[str, Any]]:
-    """What `xmodal index build` would do for these vectors at each recall
-    target: the indexer's factory choice, its training sample, build and
-    search-parameter tuning (on its own tuning queries, as in
-    `indexing.build_and_tune`), then measured on our held-out queries like
-    every grid point. Targets that choose the same factory share one build."""
+    """What `xmodal index build` does with these vectors at each recall
+    target: the indexer's own `build_and_tune` (factory choice, training
+    sample, build, search-parameter tuning on its own held-out queries),
+    then measured on OUR held-out queries like every grid point. Going
+    through that one function keeps this in step with the indexer."""
     try:
-        from xmodal.indexer.factory import build_index, choose_factory, family_of, train_sample_size
+        from xmodal.indexer.factory import family_of
+        from xmodal.indexer.indexing import IndexOptions, build_and_tune
         from xmodal.indexer.searching import search
-        from xmodal.indexer.tune import in_memory_lookup, make_queries, tune
+        from xmodal.indexer.tune import in_memory_lookup
     except ImportError as exc:
         return {f"xmodal@{t}": {"skipped": f"xmodal.indexer build API unavailable ({exc})"} for t in targets}
     labels = np.arange(vs.n, dtype=np.int64)
     lookup = in_memory_lookup(vs.base, labels)
-    by_factory: dict[str, list[tuple[float, Any]]] = {}
-    for t in targets:
-        choice = choose_factory(vs.n, vs.dim, memory, t)
-        by_factory.setdefault(choice.factory, []).append((t, choice))
     out: dict[str, dict[str, Any]] = {}
-    for factory, wanted in by_factory.items():
-        rng = np.random.default_rng(0)
-        n_train = train_sample_size(factory, vs.n)
-        rows = np.sort(rng.choice(vs.n, size=n_train, replace=False)) if n_train < vs.n else None
+    for target in targets:
+        opts = IndexOptions(memory=memory, recall=target, tune_queries=min(1000, max(50, vs.n // 20)))
         t0 = time.perf_counter()
-        index = build_index(factory, vs.base, labels, rows)
+        index, factory, params, stats = build_and_tune(vs.base, labels, opts, None, lambda s: None)
         build_s = time.perf_counter() - t0
-        tune_q = make_queries(vs.base, min(1000, max(50, vs.n // 20)), rng, exclude=rows)
-        size = index_bytes(index)
-        for target, choice in wanted:
-            t0 = time.perf_counter()
-            tuned = tune(index, vs.base, labels, tune_q, target, lookup, is_pq=family_of(factory) == "ivf-pq")
-            params = tuned.search_params
-            res = measure(index, vs.queries, truth, single_max=single_max,
-                          search_fn=lambda q, p=params: search(index, q, K, p, None, lookup)[1])
-            entry = {"factory": factory, "params": params, "family": family_of(factory),
-                     "reason": choice.reason, "memory_bytes": size, "build_s": build_s,
-                     "tune_s": time.perf_counter() - t0, "tuned_recall@10": tuned.recall_at_10,
-                     "target_met_in_tuning": tuned.met, **res}
-            if params.get("rerank"):
-                entry["note"] = "re-ranks candidates with stored float32 vectors (not counted in MiB)"
-            out[f"xmodal@{target}"] = entry
+        res = measure(index, vs.queries, truth, single_max=single_max,
+                      search_fn=lambda q, p=params, ix=index: search(ix, q, K, p, None, lookup)[1])
+        entry = {"factory": factory, "params": params, "family": family_of(factory),
+                 "reason": stats.get("factory_reason"), "memory_bytes": index_bytes(index),
+                 "build_s": build_s, "index_s": stats.get("index_seconds"), "tune_s": stats.get("tune_seconds"),
+                 "tuned_recall@10": stats.get("recall_at_10"), "target_met_in_tuning": stats.get("recall_target_met"),
+                 **res}
+        if params.get("rerank"):
+            entry["note"] = "re-ranks candidates with stored float32 vectors (not counted in MiB)"
+        out[f"xmodal@{target}"] = entry
         del index
     return out
 

@@ -69,6 +69,8 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the report a
               help="Held-out queries.")
 @click.option("--single-queries", type=int, default=200, show_default=True,
               help="Queries timed one at a time per point (QPS single).")
+@click.option("--families", default=None,
+              help="Comma-separated grid families (Flat,HNSW,IVF-Flat,OPQ+IVF-PQ); 'none' = automatic choices only.")
 @click.option("--no-autofaiss", is_flag=True, help="Do not run autofaiss even if its venv exists.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_compare
@@ -76,7 +78,7 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the report a
 @click.argument("extra_recalls", nargs=-1, type=float)
 @click.pass_context
 def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory: str, n_queries: int,
-            single_queries: int, no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
+            single_queries: int, families: str | None, no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
             extra_recalls: tuple[float, ...]) -> None:
     """Sweep FAISS index families: recall@10 vs QPS vs memory vs build time.
 
@@ -85,10 +87,12 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
 
     targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
     ctx.params["recalls"] = targets  # so the recorded command shows --recall 0.9 0.95 0.99
+    fams = None if families is None else [f.strip() for f in families.split(",")
+                                          if f.strip() and f.strip().lower() != "none"]
     results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
-                          plot_dir=out, single_queries=single_queries, log=_log)
+                          plot_dir=out, single_queries=single_queries, families=fams, log=_log)
     params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries,
-              "single_queries": single_queries}
+              "single_queries": single_queries, "families": fams}
     _finish(ctx, "ann", out, params, results, md, compare, as_json)
 
 

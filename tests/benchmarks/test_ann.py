@@ -103,6 +103,17 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
     assert "Compared with" in (tmp_path / "r2" / "summary.md").read_text()
 
 
+def test_families_filter_and_auto_only_run(tmp_path):
+    res, md = run_ann("synthetic:3000x16", [0.9], "64M", n_queries=20, autofaiss=False,
+                      single_queries=5, families=[])
+    assert res["points"] == []
+    auto = res["auto"]["xmodal@0.9"]
+    assert auto["factory"] == "Flat" and auto["recall@10"] == 1.0
+    res2, _ = run_ann("synthetic:3000x16", [0.9], "64M", n_queries=20, autofaiss=False,
+                      single_queries=5, families=["flat"])
+    assert [p["name"] for p in res2["points"]] == ["Flat"]
+
+
 def test_cli_bad_vectors_is_one_line_error(tmp_path):
     r = CliRunner().invoke(bench, ["ann", "--vectors", "synthetic:axb", "--out", str(tmp_path)])
     assert r.exit_code != 0 and isinstance(r.exception, BadInput)
