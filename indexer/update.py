@@ -78,7 +78,8 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
         meta = writer.open_meta()
         stack = _stack_for(writer, stack)
         generation = writer.generation + 1
-        entries = read_corpus(list(corpus)) if _is_paths(corpus) else corpus
+        roots = writer.manifest.stats.get("corpus_roots", [])
+        entries = read_corpus(list(corpus), roots) if _is_paths(corpus) else corpus
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
                                               batch_size, workers, writer.manifest.vector_dtype,
                                               progress, on_shard)

@@ -24,15 +24,19 @@ def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
         yield Path(dirpath), sorted(f for f in files if not f.startswith("."))
 
 
-def read_folder(root: str | Path) -> Iterator[Entry]:
-    """Records for every usable file under `root`; Skipped for the rest."""
+def read_folder(root: str | Path, id_root: str | Path | None = None) -> Iterator[Entry]:
+    """Records for every usable file under `root`; Skipped for the rest.
+
+    Ids are relative to `id_root` (default `root`): adding a subfolder of an
+    indexed corpus gives the same ids the full build gave."""
     root = Path(root)
+    base = Path(id_root) if id_root is not None else root
     for dirpath, files in _walk(root):
         stems: dict[str, list[str]] = {}
         for f in files:
             stems.setdefault(Path(f).stem, []).append(f)
         for stem in sorted(stems):
-            yield from _group(root, dirpath, stems[stem])
+            yield from _group(base, dirpath, stems[stem])
 
 
 def _read_bytes(path: Path) -> tuple[bytes | None, Skipped | None]:

@@ -139,3 +139,14 @@ def test_concurrent_reader_never_sees_a_half_written_generation(tmp_path, factor
         t.join()
     assert not problems, problems[:3]
     assert len(set(opened)) >= 2  # the reader really raced the writer
+
+
+def test_add_of_an_indexed_file_keeps_its_corpus_id(media_corpus, tmp_path, tiny):
+    out = tmp_path / "ix"
+    build(BuildConfig([str(media_corpus)], str(out), model="tiny"), stack=tiny, progress=False)
+    res = add(out, [str(media_corpus / "sounds" / "a.wav")], stack=tiny)
+    assert res["added"] == 0 and res["skipped"][0]["item"] == "sounds/a.wav"
+    res = add(out, [str(media_corpus / "sounds")], stack=tiny, upsert=True)
+    assert res["replaced"] == 2 and res["added"] == 2
+    ix = open_index(out)
+    assert ix.manifest.counts["audio"] == 2 and ix.label_of("sounds/b.wav") is not None
