@@ -53,6 +53,7 @@ def test_robust_corpus_completes_and_reports_every_skip(tmp_path, tiny):
     (root / "renamed.bin").write_bytes((root / "good.png").read_bytes())  # sniffed, not by ext
     (root / "empty.txt").write_text("\n \n")
     (root / "orphan.json").write_text("{not json")
+    (root / "dangling.png").symlink_to(root / "gone.png")  # unreadable: target missing
     manifest = tmp_path / "more.jsonl"
     manifest.write_text("\n".join([
         json.dumps({"id": "dup", "text": "first"}), json.dumps({"id": "dup", "text": "second"}),
@@ -70,7 +71,8 @@ def test_robust_corpus_completes_and_reports_every_skip(tmp_path, tiny):
     assert "duplicate id 'dup'" in reasons["dup"]
     assert "invalid JSON" in reasons["more.jsonl:3"]
     assert "neither a path nor a text" in reasons["more.jsonl:4"]
-    assert len(report["skipped"]) == 10
+    assert "unreadable" in reasons["dangling.png"]
+    assert len(report["skipped"]) == 11
     ix = open_index(tmp_path / "ix")
     ids = {r.id for r in ix.rows(ix.labels_where())}
     assert ids == {"good.png", "renamed.bin", "dup", "t2"}
