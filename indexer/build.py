@@ -131,7 +131,10 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
     out = Path(cfg.out)
     stack = stack if stack is not None else load_encoder(cfg.model)  # fail before touching `out`
     with Writer(out, create=True) as writer:
-        names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, "b",
+        # Shard names carry the encoder: a rebuild with other weights never
+        # overwrites shards that readers of the previous build still use.
+        prefix = f"b-{stack.fingerprint[:10]}-"
+        names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, prefix,
                                               cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
                                               progress, on_shard)
         report: dict[str, Any] = {

@@ -143,13 +143,14 @@ def publish_generation(writer: Writer, index: Any, factory: str, search_params: 
 
 
 def _drop_unused_shards(writer: Writer) -> None:
-    """Shards no row refers to any more (compacted away or superseded)."""
+    """Shards no row refers to any more (compacted away, superseded by a
+    rebuild, or left by a crashed run that a later operation replaced)."""
     used = writer.open_meta().shards_in_use()
     shard_dir = writer.dir / "shards"
     if not shard_dir.is_dir():
         return
     for p in shard_dir.glob("*.npy"):
-        if p.stem not in used and p.stem.startswith("g"):
+        if p.stem not in used:
             p.unlink(missing_ok=True)
             p.with_suffix(".json").unlink(missing_ok=True)
 

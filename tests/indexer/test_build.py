@@ -102,7 +102,8 @@ def test_resume_after_crash_gives_identical_index(media_corpus, tmp_path, tiny):
     seen = []
     report = build(BuildConfig(out=str(crashed), **cfg), stack=tiny, progress=False,
                    on_shard=lambda k, name, reused, n: seen.append((name, reused)))
-    assert seen[:2] == [("b00000", True), ("b00001", True)] and not any(r for _, r in seen[2:])
+    assert [r for _, r in seen] == [True, True] + [False] * (len(seen) - 2)
+    assert [n for n, _ in seen[:2]] == done  # the very shards the killed run finished
     assert report["shards_reused"] == 2
     a, b = open_index(ref), open_index(crashed)
     la, lb = a.labels_where(), b.labels_where()
@@ -140,3 +141,22 @@ def test_tar_shards_and_manifests(tmp_path, tiny):
     assert ix.rows(labels[0])[0].id in ("shard-000/sample001",)
     assert ix.rows([ix.label_of("p1")])[0].metadata == {"source": "parquet"}
     assert ix.rows([ix.label_of("c1")])[0].text == "hello from csv"
+
+
+def test_rebuild_reuses_shards_and_old_readers_keep_working(media_corpus, tmp_path, tiny):
+    out = tmp_path / "ix"
+    cfg = BuildConfig([str(media_corpus)], str(out), model="tiny", shard_size=4)
+    build(cfg, stack=tiny, progress=False)
+    first = open_index(out)
+    q = tiny.encode_images([str(media_corpus / "img1.png")])
+    _, before = first.search(q, 3)
+    report = build(cfg, stack=tiny, progress=False)
+    assert report["shards_reused"] == report["shards"] and report["records_embedded"] == 0
+    assert first.is_stale() and open_index(out).generation == 2
+    _, again = first.search(q, 3)  # the pinned generation still answers, with its own rows
+    assert again.tolist() == before.tolist()
+    assert [r.id for r in first.rows(again[0])] == [r.id for r in first.rows(before[0])]
+    second = open_index(out)
+    assert second.manifest.counts == first.manifest.counts
+    _, now = second.search(q, 1)
+    assert second.rows(now[0])[0].id == "img1.png"
