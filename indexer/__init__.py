@@ -1,5 +1,24 @@
 """Corpus readers, resumable batch embedding, FAISS index build/update, and
-the read API (`open_index`) the search layer uses."""
+the read API (`open_index`) the search layer uses.
+
+Modules, one job each:
+  readers/    folder trees (sidecar .txt/.json), JSONL/CSV/Parquet manifests,
+              WebDataset .tar shards -> Record / Skipped; content sniffing
+  embed       records -> vectors (pure; Ray Data adapter) -> resumable shards
+  shards      shard files (.npy + .json descriptor), mmap'd vector lookup
+  factory     auto choice Flat / HNSW / IVF-Flat / OPQ+IVF-PQ; build + train
+  tune        nprobe / efSearch / rerank tuned on held-out queries vs exact
+  searching   the one search routine (params, id filters, exact re-ranking)
+  metadata    SQLite rows by label, generation-stamped for snapshot reads
+  manifest    IndexManifest JSON, atomic publish, checksums
+  publish     single-writer lock, generation files, manifest commit
+  indexing    shards -> index + rows + manifest (one generation)
+  build       corpus -> shards -> index, with progress and build-report.json
+  update      add / upsert / remove / compact as new generations
+  reader      open_index: the read-only API
+  inspect     `info` summary and checksum verification
+  cli         `xmodal index build|add|remove|info|compact`
+"""
 from .manifest import FORMAT_VERSION, IndexManifest, read_manifest
 from .metadata import Row
 from .reader import IndexReader, open_index
