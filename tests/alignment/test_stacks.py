@@ -153,3 +153,18 @@ def test_lite_loads_fast_and_stable(lite):
     buf = io.BytesIO()
     sf.write(buf, np.random.default_rng(0).normal(0, 0.1, 16000 * 7).astype(np.float32), 16000, format="WAV")
     assert lite.encode_audio([buf.getvalue()]).shape == (1, 256)
+
+
+@pytest.mark.weights
+def test_lite_says_once_that_it_is_unaligned(capsys, monkeypatch):
+    from xmodal.alignment.stacks import lite as lite_mod
+
+    if (lite_mod.CHECKPOINT_DIR / "alignment.json").is_file():
+        stack = lite_mod.build_lite()
+        assert stack.aligned
+        return
+    monkeypatch.setattr(lite_mod, "_warned_unaligned", False)
+    first, second = lite_mod.build_lite(), lite_mod.build_lite()
+    err = capsys.readouterr().err
+    assert not first.aligned and not second.aligned
+    assert err.count("unaligned") == 1 and len([ln for ln in err.splitlines() if "unaligned" in ln]) == 1
