@@ -95,9 +95,17 @@ def evaluate_embedded(emb: Embedded, ks: Sequence[int] = KS, directions: Sequenc
 
 
 def mean_recall(results: dict[str, Recall], directions: Sequence[str] | None = None) -> float:
-    """Mean of all R@k over the chosen directions: the model-selection score."""
-    vals = [v for d, r in results.items() if not directions or d in directions for v in r.recall.values()]
-    return float(np.mean(vals)) if vals else 0.0
+    """The model-selection score: mean R@k over k, averaged over directions
+    weighted by their number of queries, so that a direction with a couple
+    dozen queries (e.g. audio->image on the few tuxpaint triples) cannot
+    swing early stopping by noise."""
+    num, den = 0.0, 0
+    for d, r in results.items():
+        if directions and d not in directions or not r.n_queries:
+            continue
+        num += r.n_queries * float(np.mean(list(r.recall.values())))
+        den += r.n_queries
+    return num / den if den else 0.0
 
 
 def table(rows: dict[str, dict[str, Recall]], ks: Sequence[int] = KS) -> str:

@@ -98,7 +98,7 @@ class Aligner(nn.Module):
         super().__init__()
         kinds = head_kinds if isinstance(head_kinds, dict) else {m: head_kinds for m in in_dims}
         self.heads = nn.ModuleDict(
-            {m: make_head(d, dim, kinds[m], seed + i) for i, (m, d) in enumerate(sorted(in_dims.items()))}
+            {m: make_head(d, dim, kinds.get(m, "linear"), seed + i) for i, (m, d) in enumerate(sorted(in_dims.items()))}
         )
         self.dim = dim
         self.log_scale = nn.Parameter(torch.tensor(float(LOGIT_SCALE_INIT)))
