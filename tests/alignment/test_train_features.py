@@ -1,0 +1,63 @@
+"""Feature cache round trip and the audio augmentations."""
+import numpy as np
+import pytest
+
+from xmodal.alignment.train.augment import AugmentConfig, add_noise, augment, gain, pitch_shift, time_shift
+from xmodal.alignment.train.features import FeatureCache, content_keys, key_of
+
+
+def test_feature_cache_persists_rows_by_key(tmp_path):
+    cache = FeatureCache("image", "fp1", tmp_path)
+    keys = [key_of("fp1", f"file|{i}") for i in range(5)]
+    feats = np.arange(15, dtype=np.float32).reshape(5, 3)
+    cache.put(keys[:3], feats[:3])
+    cache.put(keys[3:], feats[3:])
+    again = FeatureCache("image", "fp1", tmp_path)  # a new process: read from disk
+    assert all(k in again for k in keys)
+    np.testing.assert_array_equal(again.get([keys[4], keys[0]]), feats[[4, 0]])
+    assert key_of("fp2", "file|0") not in again  # another tower never hits
+    assert not FeatureCache("image", "fp2", tmp_path)._index
+
+
+def test_content_keys_hash_file_bytes_not_paths(tmp_path):
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    a.write_bytes(b"same")
+    b.write_bytes(b"same")
+    c.write_bytes(b"other")
+    ka, kb, kc, km = content_keys("image", [str(a), str(b), str(c), str(tmp_path / "missing.png")])
+    assert ka == kb != kc and km.startswith("missing|")
+
+
+def _peak_hz(x, rate):
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.fft.rfftfreq(len(x), 1 / rate)[spec.argmax()]
+
+
+def test_pitch_shift_moves_the_frequency_and_keeps_length():
+    rate = 16000
+    t = np.arange(rate) / rate
+    x = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    y = pitch_shift(x, 12, rate)
+    assert len(y) == len(x)
+    assert _peak_hz(y, rate) == pytest.approx(880, rel=0.02)
+    assert _peak_hz(pitch_shift(x, -12, rate), rate) == pytest.approx(220, rel=0.02)
+
+
+def test_gain_noise_and_shift():
+    rng = np.random.default_rng(0)
+    x = np.sin(np.linspace(0, 200, 16000)).astype(np.float32)
+    assert np.abs(gain(x, 6.0)).max() == pytest.approx(np.abs(x).max() * 10 ** 0.3, rel=1e-5)
+    noisy = add_noise(x, 20.0, rng)
+    snr = 10 * np.log10(np.mean(x ** 2) / np.mean((noisy - x) ** 2))
+    assert snr == pytest.approx(20.0, abs=0.5)
+    np.testing.assert_array_equal(time_shift(x, 0.25), np.roll(x, 4000))
+
+
+def test_augment_is_seeded_bounded_and_changes_the_clip():
+    x = np.sin(np.linspace(0, 300, 8000)).astype(np.float32) * 0.5
+    a = augment(x, 16000, np.random.default_rng(1))
+    b = augment(x, 16000, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and np.abs(a).max() <= 1.0 and not np.allclose(a, x)
+    same = augment(x, 16000, np.random.default_rng(1), AugmentConfig(gain_db=0, noise_p=0, shift=0, pitch_p=0))
+    np.testing.assert_allclose(same, x)
