@@ -4,6 +4,7 @@ parameters (nprobe / efSearch), an optional id pre-filter, and optional
 exact re-ranking of `rerank` x k candidates against the stored vectors."""
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import faiss
@@ -89,14 +90,19 @@ def exact_rerank(q: np.ndarray, cand: np.ndarray, k: int, vectors_of: VectorsOf)
 
 
 def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray | None = None,
-                 rows: np.ndarray | None = None, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+                 rows: np.ndarray | None = None, chunk: int = 65536,
+                 timing: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force reference (IndexFlatIP) over `vectors[rows]` (all when
-    None), labels mapped through `labels` (row numbers when None)."""
+    None), labels mapped through `labels` (row numbers when None).
+    `timing["search_seconds"]` receives the scan time when given."""
     rows = np.arange(len(vectors)) if rows is None else np.asarray(rows)
     flat = faiss.IndexFlatIP(vectors.shape[1])
     for s in range(0, len(rows), chunk):
         flat.add(np.ascontiguousarray(vectors[rows[s : s + chunk]], dtype=np.float32))
+    t0 = time.perf_counter()
     s, i = flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
+    if timing is not None:
+        timing["search_seconds"] = time.perf_counter() - t0
     mapped = rows if labels is None else labels[rows]
     return s, np.where(i >= 0, mapped[np.maximum(i, 0)], -1)
 

@@ -35,12 +35,15 @@ class TuneResult:
     latency_ms_mean: float
     queries: int
     tried: list[dict[str, Any]] = field(default_factory=list)
+    exact_qps: float = 0.0  # brute-force scan of the same vectors, same queries
+    scanned: float = 1.0  # share of stored vectors each query is compared with
 
     def stats(self) -> dict[str, Any]:
         return {
             "recall_at_10": round(self.recall_at_10, 4), "recall_target": self.target,
             "recall_target_met": self.met, "qps": round(self.qps, 1),
             "latency_ms_mean": round(self.latency_ms_mean, 4), "tune_queries": self.queries,
+            "exact_scan_qps": round(self.exact_qps, 1), "scanned_fraction": round(self.scanned, 4),
             "tune_trials": self.tried,
         }
 
@@ -107,6 +110,21 @@ def _single_latency_ms(index: faiss.Index, q: np.ndarray, params: dict[str, Any]
         faiss.omp_set_num_threads(threads)
 
 
+def scan_fraction(index: faiss.Index, q: np.ndarray, params: dict[str, Any]) -> float:
+    """Share of the stored vectors one query computes a distance to, counted
+    by FAISS (not timed, so it does not depend on machine load)."""
+    kind = index_kind(index)
+    if kind == "flat" or index.ntotal == 0:
+        return 1.0
+    stats = faiss.cvar.indexIVF_stats if kind == "ivf" else faiss.cvar.hnsw_stats
+    stats.reset()
+    search(index, q, K, params)  # exact re-ranking excluded: it is k x rerank, not a scan
+    ndis = stats.ndis
+    if kind == "ivf":
+        ndis += faiss.extract_index_ivf(index).nlist * len(q)  # coarse quantizer
+    return float(ndis) / (len(q) * index.ntotal)
+
+
 def _nprobe_grid(index: faiss.Index) -> list[int]:
     nlist = faiss.extract_index_ivf(index).nlist
     grid, p = [], 1
@@ -126,8 +144,10 @@ def tune(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray, queries: n
     when it is itself a corpus point in the index (leave-one-out); it is then
     excluded from the truth and from the results."""
     extra = 0 if self_labels is None else 1
-    _, truth = exact_search(vectors, queries, K + extra, labels, rows=base_rows)
+    timing: dict[str, float] = {}
+    _, truth = exact_search(vectors, queries, K + extra, labels, rows=base_rows, timing=timing)
     truth = drop_self(truth, self_labels, K)
+    exact_qps = len(queries) / max(timing.get("search_seconds", 0.0), 1e-9)
     kind = index_kind(index)
     tried: list[dict[str, Any]] = []
 
@@ -166,4 +186,6 @@ def tune(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray, queries: n
     else:
         params, r, qps = max(candidates, key=lambda c: (c[1], c[2]))
     latency = _single_latency_ms(index, queries, params, vectors_of)
-    return TuneResult(params, r, target, bool(good), qps, latency, len(queries), tried)
+    scanned = scan_fraction(index, queries, params)
+    return TuneResult(params, r, target, bool(good), qps, latency, len(queries), tried, exact_qps,
+                      scanned)

@@ -64,8 +64,10 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
 
 
 @pytest.mark.parametrize("family,opts", [
-    ("ivf-flat", IndexOptions(thresholds=Thresholds(flat_max=100, hnsw_max=200), tune_queries=100)),
-    ("hnsw", IndexOptions(thresholds=Thresholds(flat_max=100, hnsw_max=10_000), tune_queries=100)),
+    ("ivf-flat", IndexOptions(thresholds=Thresholds(flat_max=100, hnsw_max=200), tune_queries=100,
+                              scan_fallback=False)),
+    ("hnsw", IndexOptions(thresholds=Thresholds(flat_max=100, hnsw_max=10_000), tune_queries=100,
+                          scan_fallback=False)),
 ])
 def test_remove_and_compact_without_rebuild(tmp_path, family, opts):
     x = clustered(3000, 16)
