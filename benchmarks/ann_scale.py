@@ -83,7 +83,9 @@ def run(n: int, dim: int, queries: int, memory: int, recall: float, clusters: in
     return {
         "n": n, "dim": dim, "held_out_queries": queries, "clusters": clusters, "spread": spread,
         "memory_budget_bytes": memory, "recall_target": recall,
-        "factory": factory, "factory_reason": stats.get("factory_reason"), "search_params": params,
+        "factory": factory, "factory_reason": stats.get("factory_reason"),
+        "fallback": stats.get("fallback"), "scanned_fraction": stats.get("scanned_fraction"),
+        "search_params": params,
         "recall_at_10_heldout": round(recall_at_k(found, truth, 10), 4),
         "recall_at_10_tuning": stats.get("recall_at_10"), "recall_target_met_in_tuning": stats.get("recall_target_met"),
         "qps_ann": round(queries / ann_s, 1), "qps_flat_ip": round(queries / flat_s, 1),
