@@ -75,8 +75,14 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
     _skips(report["skipped"], as_json)
     summary = {k: v for k, v in report.items() if k != "skipped"}
     summary["out"] = out
-    _emit(summary, as_json, ["out", "model", "records", "skipped_count", "skipped_by_reason",
-                             "counts", "factory", "search_params", "index_stats", "total_seconds"])
+    st = report.get("index_stats", {})
+    for key in ("recall_at_10", "latency_ms_mean", "memory_bytes", "factory_reason", "fallback"):
+        if key in st:
+            summary.setdefault(key, st[key])
+    _emit(summary, as_json, ["out", "model", "records", "records_per_second", "skipped_count",
+                             "skipped_by_reason", "counts", "factory", "factory_reason", "fallback",
+                             "search_params", "recall_at_10", "latency_ms_mean", "memory_bytes",
+                             "total_seconds"])
 
 
 @index.command("add")
