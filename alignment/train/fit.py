@@ -33,6 +33,7 @@ def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None =
         for p in audio_tower.parameters():
             p.requires_grad_(True)
     model = Aligner(in_dims, dim or stack.dim, recipe.head, seed=recipe.seed, audio_tower=audio_tower)
+    model.feature_dropout = recipe.feature_dropout
     if audio_tower is not None:
         model.tower_fns["audio"] = audio_tower_fn(recipe.audio_crop_frames)
     return model
@@ -81,9 +82,59 @@ def export_tensors(model: Aligner) -> dict[str, torch.Tensor]:
     return out
 
 
+def without(data: SplitData | None, modality: str) -> SplitData | None:
+    """The split with one modality's rows dropped (items stay)."""
+    if data is None:
+        return None
+    return SplitData(data.ids, data.groups, {m: r for m, r in data.rows.items() if m != modality})
+
+
+def with_modality(data: SplitData | None, modality: str) -> SplitData | None:
+    """Only the items that have `modality` (e.g. the audio items)."""
+    if data is None or modality not in data.rows:
+        return data
+    import numpy as np
+
+    return data.subset(np.unique(data.rows[modality].item.numpy()))
+
+
+def bind_audio(model: Aligner, recipe: Recipe, train_data: SplitData, val_data: SplitData | None,
+               log: TextIO | None = sys.stderr) -> History:
+    """ImageBind-style: train the audio tower + head against the *frozen*
+    text and image heads, on the items that have audio."""
+    frozen = [p for m, h in model.heads.items() if m != "audio" for p in h.parameters()] + [model.log_scale]
+    if model.prompt is not None:
+        frozen.append(model.prompt)
+    for p in frozen:
+        p.requires_grad_(False)
+    cfg = replace(recipe.train, epochs=recipe.audio_epochs, batch_size=min(recipe.train.batch_size, 128))
+    try:
+        return train(model, with_modality(train_data, "audio"), with_modality(val_data, "audio"), cfg, log)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+
+
 def fit_stages(model: Aligner, stack, recipe: Recipe, train_data: SplitData, val_data: SplitData | None,
                log: TextIO | None = sys.stderr) -> dict:
-    """Stage 1 (+ optional stage 2); returns a summary of both."""
+    """Stage 1 (+ optional stage 2, + staged audio binding); returns a summary."""
+    staged = recipe.staged_audio and "audio" in model.heads and "audio" in train_data.rows
+    summary = fit_text_image(model, stack, recipe, without(train_data, "audio") if staged else train_data,
+                             without(val_data, "audio") if staged else val_data, log)
+    if staged:
+        _log(log, "stage 3: audio tower + head bound to the frozen text/image space")
+        summary["audio_stage"] = _hist(bind_audio(model, recipe, train_data, val_data, log))
+        heads_only = summary.get("heads_only_model")
+        if heads_only is not None:
+            # the heads-only variant gets the same audio binding for the comparison
+            heads_only.load_state_dict({**heads_only.state_dict(),
+                                        **{k: v for k, v in model.state_dict().items()
+                                           if k.startswith(("heads.audio", "audio_tower"))}})
+    return summary
+
+
+def fit_text_image(model: Aligner, stack, recipe: Recipe, train_data: SplitData, val_data: SplitData | None,
+                   log: TextIO | None = sys.stderr) -> dict:
     summary: dict = {}
     keep_prompt = model.prompt is not None  # transferred prompt: keep training it
     if keep_prompt:

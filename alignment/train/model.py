@@ -105,6 +105,10 @@ class Aligner(nn.Module):
         self.prompt = nn.Parameter(prompt.clone().float()) if prompt is not None else None
         self.audio_tower = audio_tower
         self.tower_fns: dict[str, TowerFn] = {}
+        # dropout on cached tower features while training: the frozen
+        # features are the same every epoch, so this is the regulariser
+        # that stops small corpora being memorised
+        self.feature_dropout = 0.0
 
     def clamp_(self) -> None:
         """Keep the temperature inside CLIP's range after each step."""
@@ -118,6 +122,8 @@ class Aligner(nn.Module):
             feats = fn({k: v[index] for k, v in rows.inputs.items()}, self)
         else:
             feats = rows.feats[index]
+            if self.training and self.feature_dropout > 0:
+                feats = torch.nn.functional.dropout(feats, self.feature_dropout)
         return self.heads[modality](feats)
 
     @torch.no_grad()

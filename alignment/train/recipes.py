@@ -33,6 +33,9 @@ class Recipe:
     audio_views: int = 3                # augmented views per clip (+ the clean one)
     audio_crop_frames: int = 160        # random time crop of training views (cost ~ length)
     corpus_caps: dict[str, int] = field(default_factory=dict)  # max train items per corpus (seeded sample)
+    feature_dropout: float = 0.0        # dropout on cached tower features while training
+    staged_audio: bool = False          # bind audio after text-image, to frozen text/image heads
+    audio_epochs: int = 12
     baselines: bool = True
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0

@@ -119,3 +119,29 @@ def test_jsonl_reader_merges_linked_items_and_skips_bad_lines(tmp_path):
     assert items[0].captions == ["A cat", "the sound of a cat"]
     assert len(skipped) == 3 and any("non-empty caption" in s for s in skipped)
     assert any("unknown split" in s for s in skipped) and any("invalid JSON" in s for s in skipped)
+
+
+def test_staged_binding_trains_audio_only_and_reaches_images():
+    from xmodal.alignment.train.fit import bind_audio, without
+    from xmodal.alignment.train.recipes import Recipe
+
+    maps = make_maps({"text": 24, "image": 40, "audio": 20}, 8, 7)
+    ti = _bind_split(200, 0, maps, with_image=True, with_audio=False)
+    ta = _bind_split(200, 1, maps, with_image=False, with_audio=True)
+    n = len(ti.ids)
+    rows = {}
+    for m in ("text", "image", "audio"):
+        parts = [(r.item + off, r.feats) for d, off in ((ti, 0), (ta, n)) if (r := d.rows.get(m)) is not None]
+        rows[m] = Rows(item=torch.cat([p[0] for p in parts]), feats=torch.cat([p[1] for p in parts]))
+    train_d = SplitData(ti.ids + ta.ids, np.concatenate([ti.groups, ta.groups]), rows)
+    test_d = _bind_split(80, 2, maps, with_image=True, with_audio=True)
+    model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
+    cfg = TrainConfig(epochs=20, batch_size=64, lr=3e-3)
+    train(model, without(train_d, "audio"), None, cfg, log=None)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bind_audio(model, Recipe(train=cfg, audio_epochs=20), train_d, None, log=None)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("heads.audio"))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("heads.audio"))
+    assert all(p.requires_grad for p in model.parameters())  # unfrozen again afterwards
+    assert evaluate_model(model, test_d)["audio->image"].recall[1] > 0.6
