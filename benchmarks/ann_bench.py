@@ -71,7 +71,7 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
 
 def markdown(r: dict[str, Any]) -> str:
     mib = 2 ** 20
-    rows = [[p["name"], p.get("recall@10"), p.get("qps_single"), p.get("qps_batch"),
+    rows = [[p["name"], _r3(p.get("recall@10")), p.get("qps_single"), p.get("qps_batch"),
              p["memory_bytes"] / mib if "memory_bytes" in p else None, p.get("build_s"),
              p.get("error", "")] for p in r["points"]]
     out = [f"## ANN sweep: {r['vectors']} ({r['n']} x {r['dim']}, {r['n_queries']} held-out queries, "
@@ -82,7 +82,7 @@ def markdown(r: dict[str, Any]) -> str:
            md_table(["index", "recall@10", "QPS single", "QPS batch", "MiB", "build s", "error"], rows),
            "", "### Best measured point per recall target (within the memory budget, by batched QPS)", "",
            md_table(["target", "index", "recall@10", "QPS batch"],
-                    [[c["target"], c["best_measured"] or "none reached", c["best_measured_recall"],
+                    [[c["target"], c["best_measured"] or "none reached", _r3(c["best_measured_recall"]),
                       c["best_measured_qps_batch"]] for c in r["choices"]]),
            "", "### Automatic choices under the same budget", ""]
     auto_rows = []
@@ -90,8 +90,13 @@ def markdown(r: dict[str, Any]) -> str:
         if "skipped" in a:
             auto_rows.append([name, a["skipped"], None, None, None, None, None])
         else:
-            auto_rows.append([name, f"{a['factory']} {a.get('params') or ''}".strip(), a["recall@10"],
+            auto_rows.append([name, f"{a['factory']} {a.get('params') or ''}".strip(), _r3(a["recall@10"]),
                               a["qps_single"], a["qps_batch"], a["memory_bytes"] / mib, a.get("build_s")])
     out.append(md_table(["chooser", "index", "recall@10", "QPS single", "QPS batch", "MiB", "build s"],
                         auto_rows))
     return "\n".join(out)
+
+
+def _r3(x: float | None) -> str | None:
+    """Recall with 3 decimals: 0.995 and 1.0 must not both print as 1.00."""
+    return None if x is None else f"{x:.3f}"

@@ -72,7 +72,7 @@ def test_sweep_smoke_exactness_where_it_must_hold(tmp_path):
     assert auto.get("factory") == "Flat" and auto["recall@10"] == 1.0
     assert "disabled" in res["auto"]["autofaiss"]["skipped"]
     assert (tmp_path / "ann_recall_vs_qps_batch.png").stat().st_size > 0
-    assert "| Flat | 1.00 |" in md
+    assert "| Flat | 1.000 |" in md
 
 
 def test_autofaiss_skipped_with_note_when_venv_absent(tmp_path, monkeypatch):
