@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .report import compare_markdown, load_report, write_report
+from .report import compare_markdown, git_state, load_report, write_report
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -39,7 +39,8 @@ def _log(msg: str) -> None:
 
 def _finish(ctx: click.Context, benchmark: str, out: str, params: dict[str, Any],
             results: dict[str, Any], md: str, compare: str | None, as_json: bool) -> None:
-    path = write_report(out, benchmark, _command_line(ctx), params, results, md)
+    git = (ctx.obj or {}).get("git_at_start") if isinstance(ctx.obj, dict) else None
+    path = write_report(out, benchmark, _command_line(ctx), params, results, md, git)
     report = json.loads(path.read_text())
     if compare:
         md = md + "\n\n" + compare_markdown(report, load_report(compare), compare)
@@ -52,8 +53,10 @@ def _finish(ctx: click.Context, benchmark: str, out: str, params: dict[str, Any]
 
 
 @click.group()
-def bench() -> None:
+@click.pass_context
+def bench(ctx: click.Context) -> None:
     """Benchmarks: retrieval recall@k, ANN trade-offs, throughput."""
+    ctx.obj = {"git_at_start": git_state()}  # the code that runs, even if the tree moves meanwhile
 
 
 _compare = click.option("--compare", type=click.Path(dir_okay=False), default=None,

@@ -57,8 +57,14 @@ def _threads() -> dict[str, Any]:
     return out
 
 
-def environment() -> dict[str, Any]:
-    """What a number depends on: versions, CPU, threads, git commit."""
+def git_state() -> dict[str, Any]:
+    """Commit + dirty flag of the checkout this code runs from."""
+    return _git()
+
+
+def environment(git: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a number depends on: versions, CPU, threads, git commit (pass
+    the state captured when the run STARTED: the tree may move meanwhile)."""
     versions = {}
     for pkg in PACKAGES:
         try:
@@ -71,7 +77,7 @@ def environment() -> dict[str, Any]:
         load = None
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpu": _cpu_model(), "threads": _threads(), "loadavg_at_end": load,
-            "versions": versions, "git": _git(),
+            "versions": versions, "git": git or _git(),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
@@ -87,12 +93,13 @@ def _clean(value: Any) -> Any:
 
 
 def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
-                 params: dict[str, Any], results: dict[str, Any], markdown: str) -> Path:
+                 params: dict[str, Any], results: dict[str, Any], markdown: str,
+                 git: dict[str, Any] | None = None) -> Path:
     """Write `report.json` and `summary.md` into `out_dir`; returns the json path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = {"benchmark": benchmark, "command": command, "params": params,
-              "environment": environment(), "results": results}
+              "environment": environment(git), "results": results}
     path = out / "report.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(_clean(report), indent=2, sort_keys=False))
