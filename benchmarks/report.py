@@ -51,7 +51,7 @@ def _threads() -> dict[str, Any]:
         out["torch_threads"] = sys.modules["torch"].get_num_threads()
     if "faiss" in sys.modules:
         out["faiss_omp_threads"] = sys.modules["faiss"].omp_get_max_threads()
-    for var in ("OMP_NUM_THREADS", "XMODAL_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "XMODAL_THREADS"):
         if os.environ.get(var):
             out[var] = os.environ[var]
     return out
