@@ -98,7 +98,12 @@ def plan_directions(rows: Sequence[Any]) -> list[Direction]:
 
 def index_topk(ix: Any, queries: np.ndarray, gallery: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
     """Top-k gallery positions per query through the FAISS structure with
-    the manifest's search parameters, restricted to `gallery` labels."""
+    the manifest's search parameters, restricted to `gallery` labels.
+
+    Each returned list is re-sorted by (score desc, gallery position asc):
+    the same tie rule as the exact path, so duplicate vectors (e.g. the same
+    category caption on many images) do not show up as "ANN loss" merely
+    because FAISS orders exact ties differently."""
     import faiss
 
     from xmodal.indexer.searching import search as faiss_search
@@ -107,9 +112,12 @@ def index_topk(ix: Any, queries: np.ndarray, gallery: np.ndarray, k: int, chunk:
     sel = faiss.IDSelectorBatch(np.ascontiguousarray(gallery, dtype=np.int64))
     out = np.full((len(queries), k), -1, dtype=np.int64)
     for s in range(0, len(queries), chunk):
-        _, labels = faiss_search(ix.index, queries[s : s + chunk], k, ix.manifest.search_params,
-                                 sel, ix.vectors)
-        out[s : s + len(labels)] = [[pos.get(int(x), -1) for x in row] for row in labels]
+        scores, labels = faiss_search(ix.index, queries[s : s + chunk], k, ix.manifest.search_params,
+                                      sel, ix.vectors)
+        for r, (srow, lrow) in enumerate(zip(scores, labels)):
+            found = [(float(sc), pos[int(lab)]) for sc, lab in zip(srow, lrow) if int(lab) in pos]
+            found.sort(key=lambda t: (-t[0], t[1]))
+            out[s + r, : len(found)] = [p for _, p in found]
     return out
 
 
