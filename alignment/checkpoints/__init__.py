@@ -1,0 +1,1 @@
+"""Shipped alignment checkpoints (package data: safetensors + JSON)."""
