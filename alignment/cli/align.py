@@ -116,7 +116,7 @@ def train_cmd(recipe_name, model, data, corpus, out_dir, epochs, head, n_ctx, pr
             raise XmodalError("--out DIR is required (where to write the alignment checkpoint)")
         out_dir = str(Path(__file__).resolve().parent.parent / "checkpoints" / "lite")
     items = _load_items(tuple(data), tuple(recipe.corpora), cache, recipe.seed)
-    report = train_run(recipe, items, out_dir)
+    report = train_run(recipe, items, out_dir, log=sys.stderr)
     rows = []
     for method in ("trained", "lstsq", "procrustes", "cca", "asif"):
         rows += _rows({c: r[method] for c, r in report["metrics"]["test"].items() if method in r}, method)
@@ -141,7 +141,7 @@ def eval_cmd(ckpt_dir, data, model, as_json) -> None:
         for it in got:
             it.corpus = it.corpus or _corpus_name(path)
         items += got
-    results, skipped = evaluate_checkpoint(ckpt_dir, items, model)
+    results, skipped = evaluate_checkpoint(ckpt_dir, items, model, log=sys.stderr)
     for line in skipped:
         click.echo(line, err=True)
     if skipped:
@@ -165,7 +165,7 @@ def transfer_cmd(src_dir, data, shots, out_dir, epochs, seed, as_json) -> None:
     if shots < 2:
         raise XmodalError(f"--shots must be at least 2, got {shots}")
     items = _load_items(tuple(data), (), None, seed)
-    report = transfer(src_dir, items, shots, out_dir, epochs=epochs, seed=seed)
+    report = transfer(src_dir, items, shots, out_dir, epochs=epochs, seed=seed, log=sys.stderr)
     rows = []
     for method, res in report["results"].items():
         rows += _rows(res, method)
