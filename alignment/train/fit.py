@@ -140,7 +140,8 @@ def fit_text_image(model: Aligner, stack, recipe: Recipe, train_data: SplitData,
     if keep_prompt:
         _log(log, "stage 1: heads + transferred soft prompt")
     else:
-        _log(log, "stage 1: heads" + (" + audio tower" if model.audio_tower is not None else "") + " on cached features")
+        audio = model.audio_tower is not None and "audio" in train_data.rows
+        _log(log, "stage 1: heads" + (" + audio tower" if audio else "") + " on cached features")
     h1 = train(model, train_data, val_data, recipe.train, log)
     summary["stage1"] = _hist(h1)
     if recipe.n_ctx <= 0 or keep_prompt or "text" not in model.heads or val_data is None:
