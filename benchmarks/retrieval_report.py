@@ -43,7 +43,10 @@ def markdown(r: dict[str, Any]) -> str:
         pub = d.get("published") or {}
         rows = [[m, d["exact"][m], d[f"exact@{k}"][m], d["index"][m],
                  _delta(d["index"][m], d[f"exact@{k}"][m]), pub.get(m)] for m in metrics]
-        lines += ["", f"### {d['direction']} ({d['n_queries']} queries, gallery {d['n_gallery']})", "",
+        valid = int(d["exact"]["n_queries"])
+        unanswerable = d["n_queries"] - valid
+        extra = f"; {unanswerable} queries with no relevant item left out" if unanswerable else ""
+        lines += ["", f"### {d['direction']} ({valid} queries, gallery {d['n_gallery']}{extra})", "",
                   md_table(["metric", "exact", f"exact@{k}", f"index@{k}", "index - exact@K", "published"],
                            rows)]
     if r.get("reference"):
