@@ -27,7 +27,8 @@ def _command_line(ctx: click.Context) -> str:
         if value is True:
             parts.append(flag)
         elif isinstance(value, (tuple, list)):
-            parts += [flag, *[str(v) for v in value]]
+            for v in value:  # repeatable options: one flag per value
+                parts += [flag, str(v)]
         else:
             parts += [flag, str(value)]
     return " ".join(shlex.quote(p) for p in parts)

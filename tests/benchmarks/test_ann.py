@@ -93,7 +93,7 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     report = json.loads(r.output.strip().splitlines()[-1])
     assert report["params"]["recall"] == [0.9, 0.99]
-    assert report["command"].startswith("xmodal bench ann --vectors synthetic:1000x8 --recall 0.9 0.99")
+    assert report["command"].startswith("xmodal bench ann --vectors synthetic:1000x8 --recall 0.9 --recall 0.99")
     assert report["environment"]["versions"]["faiss-cpu"]
     assert (out1 / "summary.md").exists() and (out1 / "report.json").exists()
     r2 = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--queries", "30", "--no-autofaiss",
