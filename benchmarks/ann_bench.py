@@ -71,15 +71,17 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
 
 def markdown(r: dict[str, Any]) -> str:
     mib = 2 ** 20
-    rows = [[p["name"], _r3(p.get("recall@10")), p.get("qps_single"), p.get("qps_batch"),
+    rows = [[p["name"], _r3(p.get("recall@10")), _r3(p.get("recall@10_ties")), p.get("qps_single"), p.get("qps_batch"),
              p["memory_bytes"] / mib if "memory_bytes" in p else None, p.get("build_s"),
              p.get("error", "")] for p in r["points"]]
     out = [f"## ANN sweep: {r['vectors']} ({r['n']} x {r['dim']}, {r['n_queries']} held-out queries, "
            f"memory budget {r['memory_budget']})", "",
-           "recall@10 is against exact inner-product search. QPS single = 1 / median latency of "
+           "recall@10 is id overlap with the exact inner-product top-10; recall@10 (ties) counts a "
+           "returned item whose true score reaches the 10th exact score (duplicates are not misses). QPS single = 1 / median latency of "
            "one-query calls; QPS batch = all queries in one call (best of up to 3). MiB = serialised "
            "index size.", "",
-           md_table(["index", "recall@10", "QPS single", "QPS batch", "MiB", "build s", "error"], rows),
+           md_table(["index", "recall@10", "recall@10 (ties)", "QPS single", "QPS batch", "MiB", "build s", "error"],
+                    rows),
            "", "### Best measured point per recall target (within the memory budget, by batched QPS)", "",
            md_table(["target", "index", "recall@10", "QPS batch"],
                     [[c["target"], c["best_measured"] or "none reached", _r3(c["best_measured_recall"]),
@@ -88,11 +90,13 @@ def markdown(r: dict[str, Any]) -> str:
     auto_rows = []
     for name, a in r["auto"].items():
         if "skipped" in a:
-            auto_rows.append([name, a["skipped"], None, None, None, None, None])
+            auto_rows.append([name, a["skipped"], None, None, None, None, None, None])
         else:
             auto_rows.append([name, f"{a['factory']} {a.get('params') or ''}".strip(), _r3(a["recall@10"]),
+                              _r3(a.get("recall@10_ties")),
                               a["qps_single"], a["qps_batch"], a["memory_bytes"] / mib, a.get("build_s")])
-    out.append(md_table(["chooser", "index", "recall@10", "QPS single", "QPS batch", "MiB", "build s"],
+    out.append(md_table(["chooser", "index", "recall@10", "recall@10 (ties)", "QPS single", "QPS batch", "MiB",
+                         "build s"],
                         auto_rows))
     return "\n".join(out)
 

@@ -46,7 +46,7 @@ def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, targets: Sequence[f
         t0 = time.perf_counter()
         index, factory, params, stats = build_and_tune(vs.base, labels, opts, None, lambda s: None)
         build_s = time.perf_counter() - t0
-        res = measure(index, vs.queries, truth, single_max=single_max,
+        res = measure(index, vs.queries, truth, single_max=single_max, base=vs.base,
                       search_fn=lambda q, p=params, ix=index: search(ix, q, K, p, None, lookup)[1])
         entry = {"factory": factory, "params": params, "family": family_of(factory),
                  "reason": stats.get("factory_reason"), "memory_bytes": index_bytes(index),
@@ -101,4 +101,4 @@ def autofaiss_choice(vs: VectorSet, truth: np.ndarray, memory: str, available: s
                 "subprocess_wall_s": wall, "autofaiss_version": info.get("autofaiss"),
                 "autofaiss_faiss_version": info.get("faiss"),
                 "note": "build_s includes autofaiss's own search-parameter tuning",
-                **measure(index, vs.queries, truth, single_max=single_max)}
+                **measure(index, vs.queries, truth, single_max=single_max, base=vs.base)}

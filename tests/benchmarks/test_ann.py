@@ -28,6 +28,17 @@ def test_recall_at_matches_set_overlap():
     assert ann.recall_at(found, truth, k=3) == pytest.approx((2 / 3 + 0) / 2)
 
 
+def test_tie_aware_recall_counts_equally_near_duplicates():
+    base = np.array([[1, 0], [1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32)
+    q = np.array([[1, 0]], dtype=np.float32)
+    truth = np.array([[0, 1]])
+    dup = np.array([[1, 3]])  # id 1 is an exact duplicate of truth's id 0; id 3 scores 0.6 < 1
+    assert ann.recall_at(dup, truth, k=2) == 0.5
+    assert ann.recall_ties(dup, truth, q, base, k=2) == 0.5  # 3 is a real miss
+    assert ann.recall_ties(np.array([[1, 0]]), truth, q, base, k=2) == 1.0
+    assert ann.recall_ties(np.array([[2, -1]]), truth, q, base, k=2) == 0.0
+
+
 def test_synthetic_vectors_are_normalised_and_queries_held_out():
     vs = load_vectors("synthetic:500x8:3", n_queries=20)
     assert vs.base.shape == (500, 8) and vs.queries.shape == (20, 8)
@@ -72,7 +83,8 @@ def test_sweep_smoke_exactness_where_it_must_hold(tmp_path):
     assert auto.get("factory") == "Flat" and auto["recall@10"] == 1.0
     assert "disabled" in res["auto"]["autofaiss"]["skipped"]
     assert (tmp_path / "ann_recall_vs_qps_batch.png").stat().st_size > 0
-    assert "| Flat | 1.000 |" in md
+    assert "| Flat | 1.000 | 1.000 |" in md
+    assert by["Flat"]["recall@10_ties"] == 1.0
 
 
 def test_autofaiss_skipped_with_note_when_venv_absent(tmp_path, monkeypatch):
