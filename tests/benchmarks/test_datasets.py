@@ -79,7 +79,7 @@ def test_offline_corpus_adapter_keeps_groups_and_reports_missing_files(tmp_path,
     import xmodal.alignment.data as data
     from xmodal.alignment.data.pairs import Pair
 
-    from conftest import write_png, write_wav
+    from bench_media import write_png, write_wav
 
     write_png(tmp_path / "frog.png", 1)
     write_wav(tmp_path / "frog.wav", 1)

@@ -13,7 +13,7 @@ from xmodal.benchmarks.metrics import Relevance
 from xmodal.benchmarks.retrieval import plan_directions, run_retrieval
 from xmodal.benchmarks.retrieval_report import find_reference
 
-from conftest import write_png, write_wav
+from bench_media import write_png, write_wav
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from xmodal.benchmarks.cli import bench
 from xmodal.benchmarks.throughput import collect, peak_rss
 
-from conftest import write_png, write_wav
+from bench_media import write_png, write_wav
 
 
 def make_corpus(tmp_path):
