@@ -8,12 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from xmodal.benchmarks.cli import bench
-from xmodal.benchmarks.datasets.base import EvalItem, EvalSet
-from xmodal.benchmarks.metrics import Relevance
 from xmodal.benchmarks.retrieval import plan_directions, run_retrieval
 from xmodal.benchmarks.retrieval_report import find_reference
 
-from bench_media import write_png, write_wav
+from bench_media import write_png
 
 
 @pytest.fixture
