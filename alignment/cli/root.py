@@ -72,6 +72,10 @@ def fail(message: str, code: int = 2) -> None:
 def main() -> None:
     """Console entry point: user errors become one line and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Idle OpenMP workers spin by default; on small shared machines that
+    # halved the bare image forward (5.9 vs 12.9 images/s, benchmarks/RESULTS.md).
+    # Must be set before torch/faiss load their OpenMP runtime.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         cli(standalone_mode=True)
     except XmodalError as exc:
