@@ -8,17 +8,14 @@ Empty, silent, non-finite, too short or absurdly long audio -> BadInput.
 """
 from __future__ import annotations
 
-import io
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import AudioConfig
 from ..errors import BadInput
-from .image import describe
+from .source import describe, open_source
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS: below this a clip carries no signal
 
@@ -68,22 +65,7 @@ class _Source:
         import soundfile as sf
 
         name = self.name
-        if isinstance(item, (str, os.PathLike)):
-            path = Path(item)
-            if not path.is_file():
-                raise BadInput(name, "file not found")
-            if path.stat().st_size == 0:
-                raise BadInput(name, "empty file (0 bytes)")
-            src: Any = str(path)
-        elif isinstance(item, (bytes, bytearray, memoryview)):
-            if len(item) == 0:
-                raise BadInput(name, "empty audio bytes")
-            src = io.BytesIO(bytes(item))
-        elif hasattr(item, "read"):
-            src = item
-        else:
-            raise BadInput(name, f"cannot read audio from {type(item).__name__}",
-                           "pass a path, bytes or (waveform, rate)")
+        src = open_source(item, name, "audio", "pass a path, bytes or (waveform, rate)")
         try:
             self._file = sf.SoundFile(src)
         except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError

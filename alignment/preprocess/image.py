@@ -6,16 +6,14 @@ bombs, truncated, empty or unreadable files into `BadInput` naming the item.
 """
 from __future__ import annotations
 
-import io
-import os
 import warnings
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..errors import BadInput
+from .source import describe, open_source
 
 # We check the pixel count ourselves (below) and raise BadInput, so PIL's
 # own warning for large-but-allowed images would only be noise.
@@ -24,16 +22,6 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 WHITE = (255, 255, 255)
-
-
-def describe(item: Any) -> str:
-    """Printable name of an image/audio item for error lines."""
-    if isinstance(item, (str, os.PathLike)):
-        return str(item)
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        return f"<{len(item)} bytes>"
-    name = getattr(item, "filename", None) or getattr(item, "name", None)
-    return str(name) if name else f"<{type(item).__name__}>"
 
 
 def max_pixels() -> int:
@@ -46,22 +34,8 @@ def _open(item: Any, name: str) -> Image.Image:
         return item
     if isinstance(item, np.ndarray):
         return _from_array(item, name)
-    if isinstance(item, (str, os.PathLike)):
-        path = Path(item)
-        if not path.is_file():
-            raise BadInput(name, "file not found")
-        if path.stat().st_size == 0:
-            raise BadInput(name, "empty file (0 bytes)")
-        source: Any = path
-    elif isinstance(item, (bytes, bytearray, memoryview)):
-        if len(item) == 0:
-            raise BadInput(name, "empty image bytes")
-        source = io.BytesIO(bytes(item))
-    elif hasattr(item, "read"):
-        source = item
-    else:
-        raise BadInput(name, f"cannot read an image from {type(item).__name__}",
-                       "pass a path, bytes, a PIL image or an HxWxC uint8 array")
+    source = open_source(item, name, "an image",
+                         "pass a path, bytes, a PIL image or an HxWxC uint8 array")
     try:
         return Image.open(source)
     except Image.DecompressionBombError as exc:

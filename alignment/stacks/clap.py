@@ -15,7 +15,7 @@ from ..config import AudioConfig
 from ..errors import UnknownModel
 from ..heads import Head
 from ..preprocess.audio import load_windows
-from ..preprocess.image import describe
+from ..preprocess.source import describe
 from ..stack import EncoderStack
 from ..towers.clip import ClapAudio, HFText
 from .encoders import TextEncoder, TowerEncoder
