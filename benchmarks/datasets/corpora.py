@@ -39,5 +39,5 @@ def load_offline_corpus(name: str, split: str = "test") -> EvalSet:
                               str(group) if group not in (None, "") else None, meta))
     if not items:
         raise BadInput(f"corpus {name} split {split}", "has no usable media items",
-                       f"build it first: xmodal data --help")
+                       "build it first: xmodal data --help")
     return EvalSet(name, split, items, skipped, source=f"xmodal.alignment.data:{name}")

@@ -1,9 +1,7 @@
 """Fixture writers: tiny datasets in the real on-disk formats."""
 import csv
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 from bench_media import write_png, write_wav
 
