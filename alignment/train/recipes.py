@@ -79,8 +79,8 @@ RECIPES: dict[str, Recipe] = {
         # what lets the heads train long without memorising openclipart
         feature_dropout=0.5,
         staged_audio=True,
-        audio_epochs=12,
-        train=TrainConfig(epochs=80, batch_size=256, lr=2e-3, patience=8, seed=0),
+        audio_epochs=20,
+        train=TrainConfig(epochs=160, batch_size=256, lr=2e-3, patience=12, seed=0),
         seed=0,
     ),
     # the source of the prompt-transfer experiment (target: tuxpaint):
