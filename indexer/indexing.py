@@ -15,6 +15,7 @@ import numpy as np
 
 from xmodal.alignment.errors import XmodalError
 
+from .directions import PER_DIRECTION, directions, groups_of, stratified_extra
 from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_factory, family_of,
                       train_sample_size)
 from .manifest import IndexManifest
@@ -66,8 +67,15 @@ def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRo
 
 
 def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
-                   factory: str | None, log: Log) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
-    """Choose (unless given), train, add, tune -> (index, factory, search_params, stats)."""
+                   factory: str | None, log: Log, groups: np.ndarray | None = None
+                   ) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
+    """Choose (unless given), train, add, tune -> (index, factory, search_params, stats).
+
+    `groups[i]`: modality group of row i ('image', 'audio', 'text'; see
+    directions.modality_group). With more than one, tuning also measures
+    restricted cross-modal search (text->image among images, ...), which is
+    what the search layer does, and the chosen setting must meet the target
+    on every direction."""
     n, dim = vectors.shape
     stats: dict[str, Any] = {}
     auto = factory is None
@@ -89,6 +97,8 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
     # which overstates recall, most of all for HNSW.)
     n_q = min(opts.tune_queries, n // 5)
     rows = pick_queries(n, n_q, rng, exclude=train_rows) if n_q >= 10 else np.zeros(0, np.int64)
+    if len(rows):  # every modality gets its share of held-out cross-modal queries
+        rows = stratified_extra(groups, rows, min(PER_DIRECTION, opts.tune_queries), rng, train_rows)
     if len(rows) == 0:  # too small to hold anything out: leave-one-out on the full index
         rows = pick_queries(n, min(opts.tune_queries, n), rng)
         held = False
@@ -101,10 +111,14 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
     stats["index_seconds"] = round(time.perf_counter() - t0, 3)
     queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
     lookup = in_memory_lookup(vectors, labels)
+    per_dir = min(PER_DIRECTION, opts.tune_queries)
+    dirs = directions(groups, labels, rows, base_rows, per_dir)
+    if dirs:
+        stats["tune_direction_queries"] = {d.name: len(d.query_rows) for d in dirs}
     t0 = time.perf_counter()
     result = tune(index, vectors, labels, queries, opts.recall, lookup,
                   is_pq=stats["family"] == "ivf-pq", base_rows=base_rows,
-                  self_labels=None if held or n < 2 else labels[rows])
+                  self_labels=None if held or n < 2 else labels[rows], directions=dirs)
     if held:
         add_rows(index, vectors, labels, rows)
     stats["tune_held_out"] = held
@@ -122,13 +136,15 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
         stats["family"] = "flat"
         index = build_index(factory, vectors, labels)
         result = tune(index, vectors, labels, queries, opts.recall, lookup, base_rows=None,
-                      self_labels=labels[rows] if n > 1 else None)
+                      self_labels=labels[rows] if n > 1 else None,
+                      directions=directions(groups, labels, rows, None, per_dir))
         stats.update(result.stats())
     if not result.met:
         log(f"warning: recall target {opts.recall} not reached; best measured recall@10 "
             f"{result.recall_at_10:.3f} with {result.search_params} (raise --memory or pick --factory)")
-    log(f"tuned {result.search_params}: recall@10 {result.recall_at_10:.3f}, "
-        f"{result.latency_ms_mean:.2f} ms/query")
+    per = ", ".join(f"{k} {v:.3f}" for k, v in result.by_direction.items()) if len(result.by_direction) > 1 else ""
+    log(f"tuned {result.search_params}: recall@10 {result.recall_at_10:.3f}"
+        + (f" (min of {per})" if per else "") + f", {result.latency_ms_mean:.2f} ms/query")
     return index, factory, result.search_params, stats
 
 
@@ -205,7 +221,8 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
     labels = np.arange(start, start + len(rows), dtype=np.int64)
     for r, lab in zip(rows, labels):
         r.label = int(lab)
-    index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log)
+    index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log,
+                                                   groups_of(rows))
     stats.update(extra_stats or {})
     old = [lab for lab, _, _ in meta.live_rows_all()]
     meta.mark_deleted(old, generation)  # the previous build, still visible to its readers

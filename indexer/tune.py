@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import faiss
 import numpy as np
 
+from .directions import Direction
 from .searching import VectorsOf, exact_search, index_kind, recall_at_k, search
 
 K = 10
@@ -37,6 +38,10 @@ class TuneResult:
     tried: list[dict[str, Any]] = field(default_factory=list)
     exact_qps: float = 0.0  # brute-force scan of the same vectors, same queries
     scanned: float = 1.0  # share of stored vectors each query is compared with
+    # recall@10 per tuning set at the chosen setting: "all" (unrestricted,
+    # same-distribution queries) and each restricted cross-modal direction;
+    # recall_at_10 is the minimum of these (the most demanding set).
+    by_direction: dict[str, float] = field(default_factory=dict)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,7 @@ class TuneResult:
             "recall_target_met": self.met, "qps": round(self.qps, 1),
             "latency_ms_mean": round(self.latency_ms_mean, 4), "tune_queries": self.queries,
             "exact_scan_qps": round(self.exact_qps, 1), "scanned_fraction": round(self.scanned, 4),
+            "recall_at_10_by_direction": {k: round(v, 4) for k, v in self.by_direction.items()},
             "tune_trials": self.tried,
         }
 
@@ -134,26 +140,49 @@ def _nprobe_grid(index: faiss.Index) -> list[int]:
     return grid + [nlist]
 
 
+def _restricted_recall(index: faiss.Index, vectors: np.ndarray, d: Direction, truth: np.ndarray,
+                       params: dict[str, Any], vectors_of: VectorsOf | None) -> float:
+    """Recall@10 of d's queries searched with the reader's IDSelector
+    restriction to the target subset, vs exact search over that subset."""
+    q = np.ascontiguousarray(vectors[d.query_rows], dtype=np.float32)
+    _, found = search(index, q, K, params, d.selector(), vectors_of)
+    return recall_at_k(found, truth, K)
+
+
 def tune(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray,
          target: float, vectors_of: VectorsOf | None = None, is_pq: bool = False,
-         self_labels: np.ndarray | None = None, base_rows: np.ndarray | None = None) -> TuneResult:
+         self_labels: np.ndarray | None = None, base_rows: np.ndarray | None = None,
+         directions: Sequence[Direction] = ()) -> TuneResult:
     """Find the cheapest search parameters meeting `target` recall@10.
 
     `base_rows`: the rows of `vectors` the index holds right now (the exact
     reference searches only those). `self_labels[i]` is the label of query i
     when it is itself a corpus point in the index (leave-one-out); it is then
-    excluded from the truth and from the results."""
+    excluded from the truth and from the results. `directions`: restricted
+    cross-modal query sets; a setting must meet the target on each of them
+    as well as on `queries` (the minimum recall counts)."""
     extra = 0 if self_labels is None else 1
     timing: dict[str, float] = {}
     _, truth = exact_search(vectors, queries, K + extra, labels, rows=base_rows, timing=timing)
     truth = drop_self(truth, self_labels, K)
     exact_qps = len(queries) / max(timing.get("search_seconds", 0.0), 1e-9)
+    d_truth = [exact_search(vectors, vectors[d.query_rows], K, labels, rows=d.target_rows)[1]
+               for d in directions]
     kind = index_kind(index)
     tried: list[dict[str, Any]] = []
+    per_set: dict[str, dict[str, float]] = {}  # params key -> recall per set
 
     def trial(params: dict[str, Any]) -> tuple[float, float]:
         r, qps = _measure(index, queries, truth, params, vectors_of, self_labels)
-        tried.append({**params, "recall_at_10": round(r, 4), "qps": round(qps, 1)})
+        sets = {"all": r}
+        for d, t in zip(directions, d_truth):
+            sets[d.name] = _restricted_recall(index, vectors, d, t, params, vectors_of)
+        r = min(sets.values())
+        per_set[repr(sorted(params.items()))] = sets
+        entry = {**params, "recall_at_10": round(r, 4), "qps": round(qps, 1)}
+        if directions:
+            entry["by_direction"] = {k: round(v, 4) for k, v in sets.items()}
+        tried.append(entry)
         return r, qps
 
     candidates: list[tuple[dict[str, Any], float, float]] = []  # params, recall, qps
@@ -188,4 +217,4 @@ def tune(index: faiss.Index, vectors: np.ndarray, labels: np.ndarray, queries: n
     latency = _single_latency_ms(index, queries, params, vectors_of)
     scanned = scan_fraction(index, queries, params)
     return TuneResult(params, r, target, bool(good), qps, latency, len(queries), tried, exact_qps,
-                      scanned)
+                      scanned, per_set[repr(sorted(params.items()))])

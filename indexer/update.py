@@ -21,6 +21,7 @@ import numpy as np
 from xmodal.alignment.errors import XmodalError
 
 from .build import corpus_roots, embed_corpus, skip_summary
+from .directions import groups_of
 from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
 from .indexing import Encoded, IndexOptions, build_and_tune, publish_generation
 from .metadata import NewRow
@@ -156,8 +157,10 @@ def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = 
         vectors = VectorStore(writer.dir, m.dim).gather([(s, r) for _, s, r in live])
         opts = IndexOptions(memory=memory or m.stats.get("memory_budget") or IndexOptions().memory,
                             recall=recall or m.stats.get("recall_target", 0.95))
+        found = meta.rows(labels.tolist())  # modality per vector: cross-modal tuning sets
+        groups = groups_of(found) if all(r is not None for r in found) else None
         index, factory, params, stats = build_and_tune(vectors, labels, opts,
-                                                       None if rechoose else m.factory, log)
+                                                       None if rechoose else m.factory, log, groups)
         generation = writer.generation + 1
         writer.manifest = replace(m, factory=factory, search_params=params)
         before = m.counts.get("deleted", 0)
