@@ -49,6 +49,13 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
         return Skipped(where, f"unknown modality '{modality}' (use text, image or audio)")
     caps = _captions(row.get("captions")) + _captions(row.get("caption"))
     meta = {k: v for k, v in row.items() if k not in RESERVED and v is not None}
+    # A "metadata" object column (as our own corpora write) is the metadata
+    # itself, not one field of it; other columns win on a name clash.
+    nested = meta.pop("metadata", None)
+    if isinstance(nested, dict):
+        meta = {**nested, **meta}
+    elif nested is not None:
+        meta["metadata"] = nested
     given_id = row.get("id")
     if path_val is not None:
         p = Path(str(path_val))

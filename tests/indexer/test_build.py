@@ -160,3 +160,13 @@ def test_rebuild_reuses_shards_and_old_readers_keep_working(media_corpus, tmp_pa
     assert second.manifest.counts == first.manifest.counts
     _, now = second.search(q, 1)
     assert second.rows(now[0])[0].id == "img1.png"
+
+
+def test_manifest_metadata_object_is_merged_not_nested(tmp_path):
+    from xmodal.indexer.readers.manifests import row_to_entry
+
+    row = {"text": "a cat", "metadata": {"creator": "ann", "tags": ["x"]}, "group": "cats"}
+    rec = row_to_entry(row, tmp_path, "m.jsonl:1")
+    assert rec.metadata == {"creator": "ann", "tags": ["x"], "group": "cats"}
+    rec = row_to_entry({"text": "a dog", "metadata": "free text"}, tmp_path, "m.jsonl:2")
+    assert rec.metadata == {"metadata": "free text"}
