@@ -39,7 +39,10 @@ def test_wheel_layout(tmp_path):
     assert "xmodal/__init__.py" not in code  # PEP 420 namespace, no top-level package file
     # subpackages and data files come along
     for needed in ("xmodal/alignment/configs/lite.json", "xmodal/alignment/configs/tiny.json",
-                   "xmodal/alignment/stacks/lite.py", "xmodal/alignment/cli/encode.py"):
+                   "xmodal/alignment/stacks/lite.py", "xmodal/alignment/cli/encode.py",
+                   "xmodal/alignment/checkpoints/lite/alignment.json",
+                   "xmodal/alignment/checkpoints/lite/alignment.safetensors",
+                   "xmodal/search/web/index.html"):
         assert needed in code, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
