@@ -2,7 +2,7 @@
 # The main job on a fresh machine: install, fetch a real corpus (Tux Paint
 # stamps: ~960 images with English descriptions, ~136 sound effects) from
 # Debian's packages, build an index with the offline `lite` stack, and answer
-# text->image, text->audio and image->audio queries.
+# text->image, text->audio and text->anything queries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
