@@ -17,7 +17,9 @@ from ..train.data import Item, assign_splits, from_corpora, read_jsonl
 from ..train.evaluate import KS
 
 
-def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | None, seed: int) -> list[Item]:
+def _read_files(data: tuple[str, ...], published_splits: bool) -> list[Item]:
+    """Items of the JSONL files; skipped lines go to stderr. With
+    `published_splits`, a file named train/val/test sets its items' split."""
     items: list[Item] = []
     for path in data:
         got, skipped = read_jsonl(path)
@@ -25,9 +27,14 @@ def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | No
             click.echo(line, err=True)
         for it in got:
             it.corpus = it.corpus or _corpus_name(path)
-            if it.split is None and Path(path).stem in ("train", "val", "test"):
+            if published_splits and it.split is None and Path(path).stem in ("train", "val", "test"):
                 it.split = Path(path).stem  # a corpus's published split file
         items += got
+    return items
+
+
+def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | None, seed: int) -> list[Item]:
+    items = _read_files(data, published_splits=True)
     if corpora:
         items += from_corpora(corpora, cache=cache, log=lambda m: click.echo(m, err=True))
     if not items:
@@ -133,14 +140,7 @@ def eval_cmd(ckpt_dir, data, model, as_json) -> None:
     """Recall@1/5/10 in every direction through the real encoder stack."""
     from ..train.evalckpt import evaluate_checkpoint
 
-    items: list[Item] = []
-    for path in data:
-        got, skipped = read_jsonl(path)
-        for line in skipped:
-            click.echo(line, err=True)
-        for it in got:
-            it.corpus = it.corpus or _corpus_name(path)
-        items += got
+    items = _read_files(data, published_splits=False)
     results, skipped = evaluate_checkpoint(ckpt_dir, items, model, log=sys.stderr)
     for line in skipped:
         click.echo(line, err=True)
