@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import BadInput
+from ..jsonl import json_lines
 
 PAIR_MODALITIES = ("image", "audio", "text")
 
@@ -68,17 +69,10 @@ def write_pairs(path: Path, pairs: Iterable[Pair]) -> int:
 def read_pairs(path: Path) -> list[Pair]:
     """Read a pairs JSON Lines file; a bad line raises BadInput naming it."""
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{i}"
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInput(where, f"not valid JSON ({exc.msg})",
-                               "re-run `xmodal data fetch` to rebuild the corpus") from None
-            out.append(Pair.from_dict(d, where))
+    for where, d, problem in json_lines(path):
+        if problem:
+            raise BadInput(where, problem, "re-run `xmodal data fetch` to rebuild the corpus")
+        out.append(Pair.from_dict(d, where))
     return out
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import BadInput
+from ..jsonl import json_lines
 
 SPLITS = ("train", "val", "test")
 
@@ -106,28 +107,22 @@ def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
     links: list[str | None] = []
     skipped: list[str] = []
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{n}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                skipped.append(f"skipped {where}: invalid JSON ({exc.msg})")
-                continue
-            try:
-                item = item_from_obj(obj, path.parent, where)
-            except BadInput as exc:
-                skipped.append(f"skipped {exc}")
-                continue
-            if item.id in seen:
-                skipped.append(f"skipped {where}: duplicate id {item.id}")
-                continue
-            seen.add(item.id)
-            items.append(item)
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-            links.append(obj.get("link") or meta.get("stamp"))
+    for where, obj, problem in json_lines(path, path.name):
+        if problem:
+            skipped.append(f"skipped {where}: {problem}")
+            continue
+        try:
+            item = item_from_obj(obj, path.parent, where)
+        except BadInput as exc:
+            skipped.append(f"skipped {exc}")
+            continue
+        if item.id in seen:
+            skipped.append(f"skipped {where}: duplicate id {item.id}")
+            continue
+        seen.add(item.id)
+        items.append(item)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        links.append(obj.get("link") or meta.get("stamp"))
     items = merge_linked(items, links)
     if not items:
         raise BadInput(str(path), "contains no usable items", "; ".join(skipped[:3]) or "the file is empty")

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from xmodal.alignment.jsonl import json_lines
+
 from ..records import Record
 from .base import Entry, Skipped
 from .sniff import sniff_file
@@ -85,19 +87,12 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
 
 
 def read_jsonl(path: Path) -> Iterator[Entry]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{n}"
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                yield Skipped(where, f"invalid JSON ({exc})")
-                continue
-            if not isinstance(row, dict):
-                yield Skipped(where, "line is not a JSON object")
-                continue
+    for where, row, problem in json_lines(path, path.name, errors="replace"):
+        if problem:
+            yield Skipped(where, problem)
+        elif not isinstance(row, dict):
+            yield Skipped(where, "line is not a JSON object")
+        else:
             yield row_to_entry(row, path.parent, where)
 
 
