@@ -21,7 +21,7 @@ from .audio import audio_tower_fn
 from .model import Aligner, SplitData
 from .prompts import init_soft_prompt, text_prompt_fn
 from .recipes import Recipe
-from .trainer import History, train
+from .trainer import History, log_line, train
 
 
 def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None = None) -> Aligner:
@@ -122,7 +122,7 @@ def fit_stages(model: Aligner, stack, recipe: Recipe, train_data: SplitData, val
     summary = fit_text_image(model, stack, recipe, without(train_data, "audio") if staged else train_data,
                              without(val_data, "audio") if staged else val_data, log)
     if staged:
-        _log(log, "stage 3: audio tower + head bound to the frozen text/image space")
+        log_line(log, "stage 3: audio tower + head bound to the frozen text/image space")
         summary["audio_stage"] = _hist(bind_audio(model, recipe, train_data, val_data, log))
         heads_only = summary.get("heads_only_model")
         if heads_only is not None:
@@ -138,17 +138,17 @@ def fit_text_image(model: Aligner, stack, recipe: Recipe, train_data: SplitData,
     summary: dict = {}
     keep_prompt = model.prompt is not None  # transferred prompt: keep training it
     if keep_prompt:
-        _log(log, "stage 1: heads + transferred soft prompt")
+        log_line(log, "stage 1: heads + transferred soft prompt")
     else:
         audio = model.audio_tower is not None and "audio" in train_data.rows
-        _log(log, "stage 1: heads" + (" + audio tower" if audio else "") + " on cached features")
+        log_line(log, "stage 1: heads" + (" + audio tower" if audio else "") + " on cached features")
     h1 = train(model, train_data, val_data, recipe.train, log)
     summary["stage1"] = _hist(h1)
     if recipe.n_ctx <= 0 or keep_prompt or "text" not in model.heads or val_data is None:
         return summary
     state1 = copy.deepcopy(model.state_dict())
     summary["heads_only_model"] = copy.deepcopy(model)  # for the held-out comparison; not serialised
-    _log(log, f"stage 2: soft prompt ({recipe.n_ctx} tokens, init {recipe.prompt_init!r}) through the text tower")
+    log_line(log, f"stage 2: soft prompt ({recipe.n_ctx} tokens, init {recipe.prompt_init!r}) through the text tower")
     enable_prompt(model, stack, recipe)
     cfg2 = replace(recipe.train, epochs=recipe.prompt_epochs, batch_size=recipe.prompt_batch,
                    max_steps_per_epoch=recipe.prompt_steps, patience=recipe.prompt_epochs, lr=recipe.train.lr / 4)
@@ -158,7 +158,7 @@ def fit_text_image(model: Aligner, stack, recipe: Recipe, train_data: SplitData,
     summary["heads_only_val_score"] = round(h1.best_score, 4)
     summary["prompt_val_score"] = round(score2, 4)
     if score2 <= h1.best_score:
-        _log(log, f"soft prompt did not beat heads-only on val ({100 * score2:.2f} <= {100 * h1.best_score:.2f}): dropped")
+        log_line(log, f"soft prompt did not beat heads-only on val ({100 * score2:.2f} <= {100 * h1.best_score:.2f}): dropped")
         disable_prompt(model)
         model.load_state_dict(state1)
         summary["kept_prompt"] = False
@@ -171,7 +171,3 @@ def _hist(h: History) -> dict:
     return {"best_epoch": h.best_epoch, "best_val_score": round(h.best_score, 4), "seconds": round(h.seconds, 1),
             "epochs": [{k: v for k, v in e.items() if k != "val"} for e in h.epochs]}
 
-
-def _log(stream: TextIO | None, msg: str) -> None:
-    if stream is not None:
-        print(msg, file=stream, flush=True)

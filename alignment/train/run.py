@@ -20,7 +20,7 @@ from .model import Aligner, SplitData
 from .prepare import FeatureOptions, build_split
 from .prompts import templates_for
 from .recipes import Recipe
-from .trainer import embed_split
+from .trainer import log_line, embed_split
 
 
 def base_stack(spec: str):
@@ -58,7 +58,7 @@ def prepare(recipe: Recipe, items: list[Item], log: TextIO | None = sys.stderr, 
             part = cap_corpora(part, recipe.corpus_caps, recipe.seed)
         if not part:
             continue
-        _log(log, f"{split}: {len(part)} items")
+        log_line(log, f"{split}: {len(part)} items")
         o = opts if split == "train" else FeatureOptions(**{**opts.__dict__, "audio_views": min(opts.audio_views, 0)})
         out.data[split], sk = build_split(stack, part, o, log)
         out.items[split] = part
@@ -106,7 +106,7 @@ def held_out(model: Aligner, prep: Prepared, split: str, baselines: bool, log) -
     pairable = {c: d for c, d in subsets.items()
                 if all(m in d.rows and len(d.rows[m]) and d.rows[m].feats is not None for m in ("text", "image"))}
     if baselines and pairable and "image" in train.rows:
-        _log(log, "baselines: fitting on train, selecting on val")
+        log_line(log, "baselines: fitting on train, selecting on val")
         for name, b in run_baselines(train, prep.data.get("val"), pairable, "text", "image").items():
             for c, res in b["test"].items():
                 report[c][name] = {"hp": b["hp"], **_dump(res)}
@@ -156,7 +156,7 @@ def train_run(recipe: Recipe, items: list[Item], out_dir: str, log: TextIO | Non
                            {"feature_seconds": round(t_feat, 1), "train_seconds": round(t_train, 1),
                             "skipped": len(prep.skipped)})
     save_checkpoint(out_dir, export_tensors(model), info)
-    _log(log, f"saved {out_dir} (features {t_feat:.0f}s, training {t_train:.0f}s)")
+    log_line(log, f"saved {out_dir} (features {t_feat:.0f}s, training {t_train:.0f}s)")
     return info.to_json()
 
 
@@ -179,7 +179,3 @@ def checkpoint_info(stack, recipe: Recipe, model: Aligner, items: list[Item], st
         metrics=metrics, training={**stages, **timing},
     )
 
-
-def _log(stream: TextIO | None, msg: str) -> None:
-    if stream is not None:
-        print(msg, file=stream, flush=True)

@@ -104,7 +104,8 @@ def _optimizer(model: Aligner, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
 
 
-def _log(stream: TextIO | None, msg: str) -> None:
+def log_line(stream: TextIO | None, msg: str) -> None:
+    """Print one progress line to `stream` (None: stay quiet)."""
     if stream is not None:
         print(msg, file=stream, flush=True)
 
@@ -171,11 +172,11 @@ def train(
             rec["val"] = {d: r.as_dict() for d, r in res.items()}
             rec["val_score"] = round(score, 4)
             improved = score > hist.best_score + 1e-6
-            _log(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  val {_fmt(res)}  "
+            log_line(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  val {_fmt(res)}  "
                       f"score {100 * score:.2f}{' *' if improved else ''}  {rec['seconds']}s")
         else:
             improved, score = True, -rec["loss"]
-            _log(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  {rec['seconds']}s")
+            log_line(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  {rec['seconds']}s")
         hist.epochs.append(rec)
         if on_epoch:
             on_epoch(epoch, rec)
@@ -185,7 +186,7 @@ def train(
         else:
             bad += 1
             if val_data is not None and bad >= cfg.patience:
-                _log(log, f"early stop: no val improvement for {cfg.patience} epochs; keeping epoch {hist.best_epoch}")
+                log_line(log, f"early stop: no val improvement for {cfg.patience} epochs; keeping epoch {hist.best_epoch}")
                 break
     model.load_state_dict(best_state)
     model.eval()

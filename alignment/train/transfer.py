@@ -26,7 +26,7 @@ from .fit import export_tensors, fit_stages, load_into, make_aligner
 from .recipes import Recipe
 from .run import _dump, base_stack, checkpoint_info, corpus_subsets, prepare
 from .evaluate import evaluate_embedded
-from .trainer import TrainConfig, embed_split
+from .trainer import TrainConfig, log_line, embed_split
 
 
 def pick_shots(items: list[Item], shots: int, seed: int = 0) -> list[Item]:
@@ -77,12 +77,12 @@ def transfer(src_dir: str, items: list[Item], shots: int, out_dir: str, epochs: 
     zero = make_aligner(stack, recipe, modalities, info.dim)
     load_into(zero, tensors, stack, recipe)
     results["zero_shot"] = evaluate(zero)
-    _log(log, f"few-shot: {len(few)} target pairs, initialised from {src_dir}")
+    log_line(log, f"few-shot: {len(few)} target pairs, initialised from {src_dir}")
     fewm = make_aligner(stack, recipe, modalities, info.dim)
     load_into(fewm, tensors, stack, recipe)
     fit_stages(fewm, stack, recipe, prep.data["train"], None, log)
     results["few_shot"] = evaluate(fewm)
-    _log(log, f"from scratch: {len(few)} target pairs, random init")
+    log_line(log, f"from scratch: {len(few)} target pairs, random init")
     scratch = make_aligner(stack, replace(recipe, n_ctx=0), modalities, info.dim)
     fit_stages(scratch, stack, replace(recipe, n_ctx=0), prep.data["train"], None, log)
     results["from_scratch"] = evaluate(scratch)
@@ -92,7 +92,3 @@ def transfer(src_dir: str, items: list[Item], shots: int, out_dir: str, epochs: 
     save_checkpoint(out_dir, export_tensors(fewm), out_info)
     return report
 
-
-def _log(stream: TextIO | None, msg: str) -> None:
-    if stream is not None:
-        print(msg, file=stream, flush=True)
