@@ -15,7 +15,7 @@ import numpy as np
 
 from xmodal.alignment.errors import XmodalError
 
-from .manifest import META_NAME, IndexManifest, read_generation, read_manifest
+from .manifest import MANIFEST_NAME, META_NAME, IndexManifest, read_generation, read_manifest
 from .metadata import MetaStore, Row
 from .searching import exact_search, search as faiss_search
 from .shards import VectorStore
@@ -61,6 +61,9 @@ class IndexReader:
 
     def __init__(self, path: str | Path, mmap: bool = True):
         self.path = Path(path)
+        # Stat before reading: a manifest published in between then reads as
+        # changed, never as unchanged.
+        self._manifest_stat = _stat_key(self.path / MANIFEST_NAME)
         self.manifest: IndexManifest = read_manifest(self.path)
         self.generation = self.manifest.generation
         self.index = load_faiss(self.path / self.manifest.index_file, mmap)
@@ -71,6 +74,10 @@ class IndexReader:
         self.store = VectorStore(self.path, self.manifest.dim)
         # Deleted rows some index types (HNSW) still hold: always filtered out.
         self._tombstones = self.meta.deleted_labels(self.generation)
+        # Built once, not per query; the Not selector points into the batch
+        # one, so both stay referenced from here.
+        self._tomb_batch = faiss.IDSelectorBatch(self._tombstones) if len(self._tombstones) else None
+        self._live = faiss.IDSelectorNot(self._tomb_batch) if self._tomb_batch is not None else None
 
     # ---- search ------------------------------------------------------
     def search(self, q: np.ndarray, k: int, labels: np.ndarray | None = None
@@ -87,7 +94,9 @@ class IndexReader:
         k = int(k)
         sp = self.manifest.search_params
         if labels is not None:
-            allowed = np.setdiff1d(np.asarray(labels, dtype=np.int64), self._tombstones)
+            allowed = np.asarray(labels, dtype=np.int64)
+            if len(self._tombstones):
+                allowed = np.setdiff1d(allowed, self._tombstones)
             allowed = allowed[allowed >= 0]
             if len(allowed) == 0:
                 return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
@@ -96,13 +105,7 @@ class IndexReader:
             sel = faiss.IDSelectorBatch(allowed)
             return faiss_search(self.index, q, k, widen(sp, self.index.ntotal / len(allowed)), sel,
                                 self.vectors)
-        if len(self._tombstones):
-            inner = faiss.IDSelectorBatch(self._tombstones)
-            sel = faiss.IDSelectorNot(inner)
-            scores, found = faiss_search(self.index, q, k, sp, sel, self.vectors)
-            del inner  # kept alive until here: `sel` points into it
-            return scores, found
-        return faiss_search(self.index, q, k, sp, None, self.vectors)
+        return faiss_search(self.index, q, k, sp, self._live, self.vectors)
 
     def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vecs = self.vectors(allowed)
@@ -142,8 +145,16 @@ class IndexReader:
 
     # ---- freshness / compatibility ------------------------------------
     def is_stale(self) -> bool:
-        """True when a newer generation has been published since opening."""
+        """True when a newer generation has been published since opening.
+
+        Called per query: the manifest is only re-read when its stat changed
+        (publishing is an atomic rename, so a new manifest is a new inode)."""
+        key = _stat_key(self.path / MANIFEST_NAME)
+        if key == self._manifest_stat:
+            return False
         gen = read_generation(self.path)
+        if gen == self.generation:
+            self._manifest_stat = key
         return gen is not None and gen != self.generation
 
     def check_encoder(self, stack: Any) -> None:
@@ -172,3 +183,11 @@ class IndexReader:
 def open_index(path: str | Path, mmap: bool = True) -> IndexReader:
     """Open an index directory read-only; the manifest is the only entry point."""
     return IndexReader(path, mmap)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
