@@ -23,13 +23,12 @@ from xmodal.alignment.errors import XmodalError
 from .build import corpus_roots, embed_corpus, skip_summary
 from .directions import groups_of
 from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
-from .indexing import Encoded, IndexOptions, build_and_tune, publish_generation
-from .metadata import NewRow
+from .indexing import Encoded, IndexOptions, build_and_tune, load_shards, publish_generation
 from .publish import Writer
 from .reader import load_faiss
 from .readers import Entry, read_corpus
 from .searching import supports_remove
-from .shards import VectorStore, read_shard
+from .shards import VectorStore
 
 Log = Callable[[str], None]
 
@@ -79,20 +78,13 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
         meta = writer.open_meta()
         stack = _stack_for(writer, stack)
         generation = writer.generation + 1
-        roots = writer.manifest.stats.get("corpus_roots", [])
-        entries = read_corpus(list(corpus), roots) if _is_paths(corpus) else corpus
+        old_roots = writer.manifest.stats.get("corpus_roots", [])
+        entries = read_corpus(list(corpus), old_roots) if _is_paths(corpus) else corpus
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
                                               batch_size, workers, writer.manifest.vector_dtype,
                                               progress, on_shard)
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
-        rows: list[NewRow] = []
-        vecs: list[np.ndarray] = []
-        for name in names:
-            sh = read_shard(writer.dir, name)
-            for i, r in enumerate(sh.rows):
-                rows.append(NewRow(-1, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
-                                   r.metadata, name, i))
-            vecs.append(np.asarray(sh.vectors, dtype=np.float32))
+        allvecs, rows = load_shards(writer.dir, names)
         existing = meta.live_labels([r.id for r in rows if r.kind == "item"])
         replaced: list[int] = []
         replaced_items = 0
@@ -115,11 +107,10 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
         for j, r in enumerate(new_rows):
             r.label = start + j
         if new_rows:
-            allv = np.concatenate(vecs)[keep]
+            allv = allvecs[keep]
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
-        roots = corpus_roots(corpus, writer.manifest.stats.get("corpus_roots", [])) \
-            if _is_paths(corpus) else writer.manifest.stats.get("corpus_roots", [])
+        roots = corpus_roots(corpus, old_roots) if _is_paths(corpus) else old_roots
         out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced))
         out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
                     "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,
