@@ -69,15 +69,17 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
         "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
         "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
     })
-    stores: dict[tuple[str, ...], MediaStore] = {}
+    # One store per index generation: finding the corpus roots may read
+    # build-report.json, and the page asks for a thumbnail per hit.
+    stores: dict[tuple[str, int], MediaStore] = {}
     app.state.engine, app.state.metrics, app.state.batcher = engine, metrics, batcher
 
     def store_for(index_name: str) -> MediaStore:
         src = engine.source(index_name)
-        roots = tuple(list(media_roots or []) + corpus_roots(src.path, src.manifest))
-        if roots not in stores:
-            stores[roots] = MediaStore(list(roots))
-        return stores[roots]
+        key = (index_name, src.manifest.generation)
+        if key not in stores:
+            stores[key] = MediaStore(list(media_roots or []) + corpus_roots(src.path, src.manifest))
+        return stores[key]
 
     _install_error_handlers(app, metrics)
 
@@ -179,21 +181,15 @@ def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
             parts.append(f"{loc}: {err.get('msg', 'invalid')}")
         return body("; ".join(parts) or "invalid request", 422)
 
-    @app.exception_handler(MediaNotFound)
-    async def not_found(request: Request, exc: MediaNotFound) -> JSONResponse:
-        return body(str(exc), 404)
+    def status_handler(code: int):
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            return body(str(exc), code)
 
-    @app.exception_handler(MediaForbidden)
-    async def forbidden(request: Request, exc: MediaForbidden) -> JSONResponse:
-        return body(str(exc), 403)
+        return handle
 
-    @app.exception_handler(BadInput)
-    async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
-        return body(str(exc), 400)
-
-    @app.exception_handler(XmodalError)
-    async def xmodal_error(request: Request, exc: XmodalError) -> JSONResponse:
-        return body(str(exc), 422)
+    # Starlette picks the handler by the exception's class, most specific first.
+    for exc_type, code in ((MediaNotFound, 404), (MediaForbidden, 403), (BadInput, 400), (XmodalError, 422)):
+        app.add_exception_handler(exc_type, status_handler(code))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
