@@ -12,7 +12,6 @@ weights' sha256, and free-form recipe / data hashes / held-out metrics.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import BadInput
+from .hashing import hash_file
 
 FORMAT = "xmodal-alignment"
 VERSION = 1
@@ -76,11 +76,7 @@ class CheckpointInfo:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return hash_file(path)
 
 
 def save_checkpoint(out_dir: str | Path, tensors: dict[str, torch.Tensor], info: CheckpointInfo) -> Path:

@@ -7,7 +7,6 @@ never a mix.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.hashing import hash_file
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -101,11 +101,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return hash_file(path, "sha256", chunk)
 
 
 def file_entry(path: Path) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from ..hashing import hash_file
+
 _lock = threading.Lock()
 
 
@@ -43,11 +45,7 @@ def file_sha256(path: str | os.PathLike) -> str:
         cache = _read_cache()
         if key in cache:
             return cache[key]
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = hash_file(p)
     with _lock:
         cache = _read_cache()
         cache[key] = digest

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..hashing import hash_file
 from ..errors import BadInput
 from ..jsonl import json_lines
 
@@ -151,14 +152,7 @@ def by_split(items: Iterable[Item], split: str) -> list[Item]:
 
 def file_digest(path: str, chunk: int = 1 << 20) -> str:
     """sha1 of a file's bytes (the feature cache key of an image/audio)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+    return hash_file(path, "sha1", chunk)
 
 
 def items_digest(items: Iterable[Item]) -> str:
