@@ -2,7 +2,11 @@
 present, early stopping on validation recall.
 
 Each step samples a batch of items and, per modality, one row per item (a
-random caption, a random augmented audio view). Rows are keyed by the
+random augmented audio view, a random image view) except text, which gives
+up to `captions_per_item` distinct captions per item: an item's captions
+(title, keywords, category path, ...) say different things about it, and
+seeing them together in one step is what turns them into a multi-positive
+target instead of a lottery over which one was drawn. Rows are keyed by the
 item's group, so two items with the same caption group in one batch count
 as positives of each other instead of false negatives.
 """
@@ -36,6 +40,7 @@ class TrainConfig:
     patience: int = 5
     seed: int = 0
     max_steps_per_epoch: int = 0
+    captions_per_item: int = 1          # text rows per item per step (distinct, drawn at random)
     select_on: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -83,13 +88,17 @@ class _Sampler:
             [i for i in range(n) if sum(len(self.by_item[m][i]) > 0 for m in self.by_item) >= 2], dtype=np.int64
         )
 
-    def pick(self, items: np.ndarray, modality: str) -> tuple[np.ndarray, np.ndarray]:
+    def pick(self, items: np.ndarray, modality: str, per_item: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `per_item` distinct random rows of each item that has any."""
         rows, owners = [], []
         for i in items:
             cand = self.by_item[modality][i]
-            if len(cand):
-                rows.append(cand[self.rng.integers(len(cand))])
-                owners.append(i)
+            if per_item == 1 and len(cand):
+                cand = cand[[self.rng.integers(len(cand))]]
+            elif len(cand) > per_item:
+                cand = self.rng.choice(cand, per_item, replace=False)
+            rows.extend(cand)
+            owners.extend([i] * len(cand))
         return np.asarray(rows, dtype=np.int64), np.asarray(owners, dtype=np.int64)
 
 
@@ -154,7 +163,7 @@ def train(
             for m in model.heads:
                 if m not in train_data.rows:
                     continue
-                rows, owners = sampler.pick(batch, m)
+                rows, owners = sampler.pick(batch, m, cfg.captions_per_item if m == "text" else 1)
                 if len(rows):
                     embs[m] = model.embed(m, train_data.rows[m], torch.as_tensor(rows))
                     keys[m] = groups[torch.as_tensor(owners)]

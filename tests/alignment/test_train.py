@@ -145,3 +145,28 @@ def test_staged_binding_trains_audio_only_and_reaches_images():
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("heads.audio"))
     assert all(p.requires_grad for p in model.parameters())  # unfrozen again afterwards
     assert evaluate_model(model, test_d)["audio->image"].recall[1] > 0.6
+
+
+def test_sampler_draws_distinct_captions_per_item_up_to_the_cap():
+    from xmodal.alignment.train.trainer import _Sampler
+
+    # item 0 has 5 captions, item 1 has 2, item 2 none (image only)
+    text = Rows(item=[0, 0, 0, 0, 0, 1, 1], feats=torch.zeros(7, 3))
+    image = Rows(item=[0, 1, 2], feats=torch.zeros(3, 3))
+    data = SplitData(["a", "b", "c"], np.array(["a", "b", "c"]), {"text": text, "image": image})
+    sampler = _Sampler(data, np.random.default_rng(0))
+    for _ in range(20):
+        rows, owners = sampler.pick(np.array([0, 1, 2]), "text", per_item=3)
+        assert list(owners) == [0, 0, 0, 1, 1]
+        assert len(set(rows[:3])) == 3 and set(rows[:3]) <= {0, 1, 2, 3, 4} and set(rows[3:]) == {5, 6}
+        one, own1 = sampler.pick(np.array([0, 1, 2]), "text")
+        assert list(own1) == [0, 1] and one[0] in range(5) and one[1] in (5, 6)
+
+
+def test_training_with_several_captions_per_item_still_learns_the_planted_map():
+    train_d = synthetic_split(300, seed=0)
+    test_d = synthetic_split(100, seed=2)
+    model = Aligner({"text": 24, "image": 40}, 16, "mlp", seed=0)
+    cfg = TrainConfig(epochs=15, batch_size=64, lr=3e-3, patience=15, captions_per_item=3)
+    train(model, train_d, None, cfg, log=None)
+    assert evaluate_model(model, test_d)["text->image"].recall[1] > 0.8
