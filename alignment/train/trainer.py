@@ -22,6 +22,7 @@ from typing import Callable, TextIO
 import numpy as np
 import torch
 
+from ..errors import XmodalError
 from ..losses import multimodal_info_nce
 from .evaluate import Embedded, Recall, evaluate_embedded, mean_recall
 from .model import Aligner, SplitData
@@ -42,6 +43,10 @@ class TrainConfig:
     max_steps_per_epoch: int = 0
     captions_per_item: int = 1          # text rows per item per step (distinct, drawn at random)
     select_on: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.captions_per_item < 1:
+            raise XmodalError(f"train.captions_per_item must be >= 1, got {self.captions_per_item}")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -170,3 +170,11 @@ def test_training_with_several_captions_per_item_still_learns_the_planted_map():
     cfg = TrainConfig(epochs=15, batch_size=64, lr=3e-3, patience=15, captions_per_item=3)
     train(model, train_d, None, cfg, log=None)
     assert evaluate_model(model, test_d)["text->image"].recall[1] > 0.8
+
+
+def test_recipe_refuses_a_caption_count_below_one():
+    from xmodal.alignment.errors import XmodalError
+    from xmodal.alignment.train.recipes import Recipe
+
+    with pytest.raises(XmodalError, match="captions_per_item"):
+        Recipe.from_dict({"train": {"captions_per_item": 0}})
