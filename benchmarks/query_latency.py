@@ -132,6 +132,11 @@ def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str
     report = {"benchmark": "query_latency", "command": " ".join(["python -m xmodal.benchmarks.query_latency", *sys.argv[1:]]),
               "params": {"index": index, "n": n, "k": k, "target": target, "warmup": warmup},
               "engine_open_seconds": round(load_s, 3), **result, "environment": environment(engine)}
+    emit_json(report, out)
+
+
+def emit_json(report: dict, out: str | None) -> None:
+    """Print the run's JSON report, and write it to `out` when given."""
     text = json.dumps(report, indent=2)
     if out:
         Path(out).write_text(text + "\n")

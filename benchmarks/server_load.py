@@ -19,12 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .query_latency import DEFAULT_QUERIES, percentiles
+from .query_latency import DEFAULT_QUERIES, emit_json, percentiles
 
 
 def run_load(url: str, clients: int, total: int, duration: float, k: int = 10,
@@ -182,10 +181,7 @@ def main(url: str | None, index: str | None, clients: int, total: int, duration:
                          "duration": duration, "k": k, "target": target, "server_threads": threads,
                          "tool": tool},
               "cpus": os.cpu_count(), **result}
-    text = json.dumps(report, indent=2)
-    if out:
-        Path(out).write_text(text + "\n")
-    click.echo(text)
+    emit_json(report, out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -57,21 +57,13 @@ class Row:
     parent_id: str | None
     uri: str | None
     text: str | None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any]
 
 
 @dataclass
-class NewRow:
+class NewRow(Row):
     """A row to insert, with where its vector lives (shard file + row)."""
 
-    label: int
-    id: str
-    modality: str
-    kind: str
-    parent_id: str | None
-    uri: str | None
-    text: str | None
-    metadata: dict[str, Any]
     shard: str
     shard_row: int
 

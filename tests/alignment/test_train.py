@@ -78,9 +78,10 @@ def _bind_split(n, seed, maps, with_image, with_audio):
     return data
 
 
-def test_audio_binds_to_images_through_text_without_audio_image_pairs():
+def _binding_data() -> tuple[SplitData, SplitData]:
+    """Train: text-image items and separate text-audio items (training never
+    shows an audio clip together with an image); test: items with all three."""
     maps = make_maps({"text": 24, "image": 40, "audio": 20}, 8, 7)
-    # training never shows an audio clip together with an image
     ti = _bind_split(200, 0, maps, with_image=True, with_audio=False)
     ta = _bind_split(200, 1, maps, with_image=False, with_audio=True)
     n = len(ti.ids)
@@ -90,6 +91,11 @@ def test_audio_binds_to_images_through_text_without_audio_image_pairs():
         rows[m] = Rows(item=torch.cat([p[0] for p in parts]), feats=torch.cat([p[1] for p in parts]))
     train_d = SplitData(ti.ids + ta.ids, np.concatenate([ti.groups, ta.groups]), rows)
     test_d = _bind_split(80, 2, maps, with_image=True, with_audio=True)
+    return train_d, test_d
+
+
+def test_audio_binds_to_images_through_text_without_audio_image_pairs():
+    train_d, test_d = _binding_data()
     model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
     assert evaluate_model(model, test_d)["audio->image"].recall[1] < 0.15
     train(model, train_d, None, TrainConfig(epochs=25, batch_size=64, lr=3e-3), log=None)
@@ -125,16 +131,7 @@ def test_staged_binding_trains_audio_only_and_reaches_images():
     from xmodal.alignment.train.fit import bind_audio, without
     from xmodal.alignment.train.recipes import Recipe
 
-    maps = make_maps({"text": 24, "image": 40, "audio": 20}, 8, 7)
-    ti = _bind_split(200, 0, maps, with_image=True, with_audio=False)
-    ta = _bind_split(200, 1, maps, with_image=False, with_audio=True)
-    n = len(ti.ids)
-    rows = {}
-    for m in ("text", "image", "audio"):
-        parts = [(r.item + off, r.feats) for d, off in ((ti, 0), (ta, n)) if (r := d.rows.get(m)) is not None]
-        rows[m] = Rows(item=torch.cat([p[0] for p in parts]), feats=torch.cat([p[1] for p in parts]))
-    train_d = SplitData(ti.ids + ta.ids, np.concatenate([ti.groups, ta.groups]), rows)
-    test_d = _bind_split(80, 2, maps, with_image=True, with_audio=True)
+    train_d, test_d = _binding_data()
     model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
     cfg = TrainConfig(epochs=20, batch_size=64, lr=3e-3)
     train(model, without(train_d, "audio"), None, cfg, log=None)
