@@ -35,6 +35,8 @@ class _Cand:
     source: int
     label: int
     score: float
+    # the stored vector, when rescoring already fetched it (dedup reuses it)
+    vec: np.ndarray | None = None
 
 
 def to_similarity(scores: np.ndarray, metric: str | None) -> np.ndarray:
@@ -218,6 +220,7 @@ class Engine:
             labels = np.asarray(labels[0], np.int64)
             ok = labels >= 0
             scores, labels = scores[ok], labels[ok]
+            vecs = None
             if len(labels) < n:
                 # ANN under a selective filter (HNSW, IVF with few probes) can
                 # come back short although n matching rows exist: fall back
@@ -226,7 +229,8 @@ class Engine:
             elif rescore and len(labels):
                 vecs = np.asarray(src.index.vectors(labels), np.float32)
                 scores = vecs @ q[0]
-            cands.extend(_Cand(si, int(l), float(s)) for s, l in zip(scores, labels))
+            cands.extend(_Cand(si, int(l), float(s), None if vecs is None else vecs[i])
+                         for i, (s, l) in enumerate(zip(scores, labels)))
         cands.sort(key=lambda c: (-c.score, c.source, c.label))
         return cands
 
@@ -256,8 +260,9 @@ class Engine:
             for row in src.index.rows(labels):
                 if row is not None:
                     rows[(si, int(row.label))] = row
-            if need_vectors:
-                for label, vec in zip(labels, np.asarray(src.index.vectors(labels), np.float32)):
+            missing = np.array([c.label for c in cands if c.source == si and c.vec is None], np.int64)
+            if need_vectors and len(missing):
+                for label, vec in zip(missing, np.asarray(src.index.vectors(missing), np.float32)):
                     vectors[(si, int(label))] = vec
         hits, vecs = [], []
         for c in cands:
@@ -266,7 +271,7 @@ class Engine:
                 continue
             hits.append(row_to_hit(row, c.score, self.sources[c.source].name))
             if need_vectors:
-                vecs.append(vectors[(c.source, c.label)])
+                vecs.append(c.vec if c.vec is not None else vectors[(c.source, c.label)])
         dim = self.dim
         return hits, (np.stack(vecs) if vecs else np.zeros((0, dim), np.float32))
 

@@ -150,6 +150,24 @@ def test_rescore_uses_stored_vectors():
     assert hits[0].score == pytest.approx(float(ix.vecs[brute(ix, q)[0]] @ q), abs=1e-5)
 
 
+def test_rescore_with_dedup_reads_each_stored_vector_once():
+    rows, vecs = random_corpus(n=30, captions=0)
+    vecs[1] = vecs[0] + 0.02 * np.random.default_rng(5).standard_normal(vecs.shape[1]).astype(np.float32)
+    ix = FakeIndex(rows, vecs)
+    real_vectors, fetched = ix.vectors, []
+
+    def counting(labels):
+        fetched.extend(int(x) for x in labels)
+        return real_vectors(labels)
+
+    ix.vectors = counting
+    q = ",".join(str(x) for x in ix.vecs[0])
+    hits = make_engine(ix).search(Query(text="vec:" + q), k=5, dedup=0.99, rescore=True)
+    ids = [h.id for h in hits]
+    assert ids[0] == "image0" and "audio1" not in ids and len(ids) == 5
+    assert len(fetched) == len(set(fetched))  # rescoring's vectors are reused by dedup
+
+
 def test_several_indexes_merge_by_score():
     r1, v1 = random_corpus(n=20, seed=1, prefix="a-", captions=0)
     r2, v2 = random_corpus(n=20, seed=2, prefix="b-", captions=0)
