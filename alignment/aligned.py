@@ -95,8 +95,8 @@ def save_checkpoint(out_dir: str | Path, tensors: dict[str, torch.Tensor], info:
     return out
 
 
-def load_checkpoint(ckpt_dir: str | Path) -> tuple[dict[str, torch.Tensor], CheckpointInfo]:
-    """Read and verify a checkpoint dir; one-line BadInput on any problem."""
+def read_info(ckpt_dir: str | Path) -> CheckpointInfo:
+    """The JSON side of a checkpoint dir only (no weights read or hashed)."""
     d = Path(ckpt_dir).expanduser()
     cfg, wts = d / CONFIG, d / WEIGHTS
     if not d.is_dir():
@@ -108,7 +108,13 @@ def load_checkpoint(ckpt_dir: str | Path) -> tuple[dict[str, torch.Tensor], Chec
         data = json.loads(cfg.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(str(cfg), f"invalid JSON ({exc})") from None
-    info = CheckpointInfo.from_json(data, str(cfg))
+    return CheckpointInfo.from_json(data, str(cfg))
+
+
+def load_checkpoint(ckpt_dir: str | Path) -> tuple[dict[str, torch.Tensor], CheckpointInfo]:
+    """Read and verify a checkpoint dir; one-line BadInput on any problem."""
+    info = read_info(ckpt_dir)
+    wts = Path(ckpt_dir).expanduser() / WEIGHTS
     if info.weights_sha256 and _sha256(wts) != info.weights_sha256:
         raise BadInput(str(wts), "checksum does not match alignment.json", "the checkpoint is corrupt or was edited")
     try:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import numpy as np
 
-from ..aligned import load_checkpoint
+from ..aligned import read_info
 from ..registry import load_encoder
 from .data import Item
 from .evaluate import Embedded, Recall, evaluate_embedded
@@ -62,6 +62,6 @@ def evaluate_stack(stack, items: list[Item], by_corpus: bool = True,
 def evaluate_checkpoint(ckpt_dir: str, items: list[Item], model: str | None = None,
                         log: TextIO | None = sys.stderr) -> tuple[dict[str, dict[str, Recall]], list[str]]:
     """Apply the checkpoint to its base stack (or `model`) and evaluate."""
-    _, info = load_checkpoint(ckpt_dir)
+    info = read_info(ckpt_dir)
     stack = load_encoder(f"{model or info.base or 'lite'}+align:{ckpt_dir}")
     return evaluate_stack(stack, items, log=log)
