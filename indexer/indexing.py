@@ -224,7 +224,7 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
     index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log,
                                                    groups_of(rows))
     stats.update(extra_stats or {})
-    old = [lab for lab, _, _ in meta.live_rows_all()]
+    old = [r.label for r in meta.live_rows_all()]
     meta.mark_deleted(old, generation)  # the previous build, still visible to its readers
     meta.insert(rows, generation)
     return publish_generation(writer, index, factory, params, stats, enc, generation, vector_dtype)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -33,8 +33,7 @@ CREATE TABLE IF NOT EXISTS rows (
     shard       TEXT NOT NULL,
     shard_row   INTEGER NOT NULL,
     gen_added   INTEGER NOT NULL,
-    gen_deleted INTEGER,
-    deleted     INTEGER NOT NULL DEFAULT 0
+    gen_deleted INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rows_live_id ON rows(id) WHERE gen_deleted IS NULL;
 CREATE INDEX IF NOT EXISTS rows_id ON rows(id);
@@ -66,6 +65,16 @@ class NewRow(Row):
 
     shard: str
     shard_row: int
+
+
+class LiveRow(NamedTuple):
+    """What compaction needs of a live row, without its metadata JSON."""
+
+    label: int
+    shard: str
+    shard_row: int
+    modality: str
+    kind: str
 
 
 def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -119,14 +128,14 @@ class MetaStore:
             for part in _chunks([int(x) for x in labels]):
                 q = ",".join("?" * len(part))
                 self.db.execute(
-                    f"UPDATE rows SET gen_deleted=?, deleted=1 WHERE label IN ({q})"
+                    f"UPDATE rows SET gen_deleted=? WHERE label IN ({q})"
                     " AND gen_deleted IS NULL", [generation, *part])
 
     def rollback_after(self, generation: int) -> None:
         """Undo rows written by an update that never published its manifest."""
         with self._lock, self.db:
             self.db.execute("DELETE FROM rows WHERE gen_added > ?", [generation])
-            self.db.execute("UPDATE rows SET gen_deleted=NULL, deleted=0 WHERE gen_deleted > ?",
+            self.db.execute("UPDATE rows SET gen_deleted=NULL WHERE gen_deleted > ?",
                             [generation])
 
     def purge_deleted(self, upto_generation: int) -> int:
@@ -136,11 +145,12 @@ class MetaStore:
             cur = self.db.execute("DELETE FROM rows WHERE gen_deleted <= ?", [upto_generation])
             return cur.rowcount
 
-    def live_rows_all(self) -> list[tuple[int, str, int]]:
-        """(label, shard, shard_row) of every live row, by label."""
+    def live_rows_all(self) -> list[LiveRow]:
+        """Where every live row's vector is, and its modality/kind, by label."""
         with self._lock:
-            return [(int(a), b, int(c)) for a, b, c in self.db.execute(
-                "SELECT label, shard, shard_row FROM rows WHERE gen_deleted IS NULL ORDER BY label")]
+            return [LiveRow(int(a), b, int(c), d, e) for a, b, c, d, e in self.db.execute(
+                "SELECT label, shard, shard_row, modality, kind FROM rows"
+                " WHERE gen_deleted IS NULL ORDER BY label")]
 
     def shards_in_use(self) -> set[str]:
         with self._lock:

@@ -144,12 +144,11 @@ def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = 
         live = meta.live_rows_all()
         if not live:
             raise XmodalError(f"{index_dir}: no live rows left; build a new index instead")
-        labels = np.array([lab for lab, _, _ in live], dtype=np.int64)
-        vectors = VectorStore(writer.dir, m.dim).gather([(s, r) for _, s, r in live])
+        labels = np.array([r.label for r in live], dtype=np.int64)
+        vectors = VectorStore(writer.dir, m.dim).gather([(r.shard, r.shard_row) for r in live])
         opts = IndexOptions(memory=memory or m.stats.get("memory_budget") or IndexOptions().memory,
                             recall=recall or m.stats.get("recall_target", 0.95))
-        found = meta.rows(labels.tolist())  # modality per vector: cross-modal tuning sets
-        groups = groups_of(found) if all(r is not None for r in found) else None
+        groups = groups_of(live)  # modality per vector: cross-modal tuning sets
         index, factory, params, stats = build_and_tune(vectors, labels, opts,
                                                        None if rechoose else m.factory, log, groups)
         generation = writer.generation + 1

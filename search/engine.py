@@ -267,7 +267,7 @@ class Engine:
         hits, vecs = [], []
         for c in cands:
             row = rows.get((c.source, c.label))
-            if row is None or getattr(row, "deleted", False):
+            if row is None:
                 continue
             hits.append(row_to_hit(row, c.score, self.sources[c.source].name))
             if need_vectors:
