@@ -4,7 +4,6 @@ tensors (heads, prompts, random towers). File hashes are cached by
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from ..hashing import hash_file
+from ..hashing import DigestMemo
 
 _lock = threading.Lock()
 
@@ -25,38 +24,13 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def _cache_file() -> Path:
-    return cache_dir() / "file-hashes.json"
-
-
-def _read_cache() -> dict:
-    try:
-        return json.loads(_cache_file().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, cached by (absolute path, size, mtime_ns)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+    """sha256 of a file, cached by (absolute path, size, mtime_ns). The memo
+    is re-read per call so hashes other processes added are picked up."""
     with _lock:
-        cache = _read_cache()
-        if key in cache:
-            return cache[key]
-    digest = hash_file(p)
-    with _lock:
-        cache = _read_cache()
-        cache[key] = digest
-        try:
-            target = _cache_file()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(cache))
-            os.replace(tmp, target)
-        except OSError:
-            pass  # a read-only cache only costs speed
+        memo = DigestMemo(cache_dir() / "file-hashes.json")
+        digest = memo.digest(path)
+        memo.save()
     return digest
 
 

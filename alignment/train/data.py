@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..hashing import hash_file
 from ..errors import BadInput
 from ..jsonl import json_lines
 
@@ -148,11 +147,6 @@ def assign_splits(items: Iterable[Item], seed: int = 0, val: float = 0.1, test: 
 
 def by_split(items: Iterable[Item], split: str) -> list[Item]:
     return [it for it in items if it.split == split]
-
-
-def file_digest(path: str, chunk: int = 1 << 20) -> str:
-    """sha1 of a file's bytes (the feature cache key of an image/audio)."""
-    return hash_file(path, "sha1", chunk)
 
 
 def items_digest(items: Iterable[Item]) -> str:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from ..hashing import DigestMemo
 from ..pipeline import run_batches
 from ..stacks.fingerprint import cache_dir
-from .data import file_digest
 
 
 def key_of(tower_fp: str, content: str) -> str:
@@ -142,10 +142,14 @@ def content_keys(modality: str, items: Sequence[Any]) -> list[str]:
     Unreadable files get a unique key so they are retried (and reported)."""
     if modality == "text":
         return [f"text|{t}" for t in items]
+    # sha1 of the bytes, as always (existing caches stay valid), but only
+    # files whose size or mtime changed are read again
+    memo = DigestMemo(cache_dir() / "file-digests-sha1.json", "sha1")
     out = []
     for p in items:
         try:
-            out.append(f"file|{file_digest(p)}")
+            out.append(f"file|{memo.digest(p)}")
         except OSError:
             out.append(f"missing|{p}")
+    memo.save()
     return out

@@ -19,13 +19,38 @@ def test_feature_cache_persists_rows_by_key(tmp_path):
     assert not FeatureCache("image", "fp2", tmp_path)._index
 
 
-def test_content_keys_hash_file_bytes_not_paths(tmp_path):
+def test_content_keys_hash_file_bytes_not_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
     a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
     a.write_bytes(b"same")
     b.write_bytes(b"same")
     c.write_bytes(b"other")
     ka, kb, kc, km = content_keys("image", [str(a), str(b), str(c), str(tmp_path / "missing.png")])
     assert ka == kb != kc and km.startswith("missing|")
+
+
+def test_digest_memo_reads_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from xmodal.alignment import hashing
+
+    f = tmp_path / "a.png"
+    f.write_bytes(b"first")
+    reads = []
+    real = hashing.hash_file
+    monkeypatch.setattr(hashing, "hash_file", lambda p, algo="sha256": reads.append(p) or real(p, algo))
+    memo = hashing.DigestMemo(tmp_path / "memo.json", "sha1")
+    assert memo.digest(f) == hashlib.sha1(b"first").hexdigest()
+    memo.save()
+    again = hashing.DigestMemo(tmp_path / "memo.json", "sha1")  # a later run
+    assert again.digest(f) == hashlib.sha1(b"first").hexdigest() and len(reads) == 1
+    f.write_bytes(b"second!")
+    os.utime(f, ns=(1, 1))  # a new size and mtime: must be read again
+    assert again.digest(f) == hashlib.sha1(b"second!").hexdigest() and len(reads) == 2
+    again.save()  # the stale entry for the old bytes is dropped
+    assert list(hashing.DigestMemo(tmp_path / "memo.json", "sha1").known.values()) == [
+        hashlib.sha1(b"second!").hexdigest()]
 
 
 def _peak_hz(x, rate):
