@@ -23,6 +23,15 @@ def find_deb(pkg: str, debs: Path) -> Path | None:
     return hits[-1] if hits else None
 
 
+def require_tool(exe: str, purpose: str) -> str:
+    """Path of an external program (Debian package of the same name), or a
+    one-line error saying what needs it and how to install it."""
+    path = shutil.which(exe)
+    if path is None:
+        raise XmodalError(f"{exe} not found: {purpose} (apt-get install {exe})")
+    return path
+
+
 def download(pkg: str, debs: Path, *, log=print) -> Path:
     """Download `pkg`'s .deb into `debs` (no install) and return its path.
 

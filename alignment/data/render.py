@@ -7,7 +7,6 @@ loaded 17 times instead of 400; each batch is then sliced into 3-second
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ import soundfile as sf
 
 from ..errors import XmodalError
 from .base import Built, Log
+from .debian import require_tool
 from .instruments import CLIP_SECONDS, SAMPLE_RATE, SLOT_SECONDS, ClipPlan, schedule
 from .midi import TICKS_PER_BEAT, Track, write_midi
 
@@ -44,12 +44,7 @@ def find_soundfont(root: Path, log: Log = print) -> Path:
 
 
 def fluidsynth_bin() -> str:
-    """Path of the fluidsynth binary, or a one-line error saying how to get it."""
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise XmodalError("fluidsynth not found: the instruments corpus renders clips with it "
-                          "(apt-get install fluidsynth)")
-    return exe
+    return require_tool("fluidsynth", "the instruments corpus renders clips with it")
 
 
 def batch_midi(plans: list[ClipPlan]) -> Track:

@@ -11,14 +11,14 @@ corpora.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import BadInput, XmodalError
+from ..errors import BadInput
 from .base import Built, Log
 from .cache import atomic_file
+from .debian import require_tool
 from .pairs import Pair, group_key
 from .sounds import check_audio
 
@@ -35,11 +35,7 @@ def voice_plan(text: str, k: int) -> tuple[str, int]:
 
 
 def espeak_bin() -> str:
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise XmodalError("espeak-ng not found: the speech corpus speaks captions with it "
-                          "(apt-get install espeak-ng)")
-    return exe
+    return require_tool("espeak-ng", "the speech corpus speaks captions with it")
 
 
 def speak(text: str, voice: str, speed: int, dest: Path) -> Path:
