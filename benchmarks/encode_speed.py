@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from .report import environment
 
 WORDS = ("a red car parked near the old stone bridge at night while a dog barks loudly "
          "two children play football on green grass beside the river under a cloudy sky "
@@ -185,11 +186,8 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
         out: dict[str, Any] = {
             "model": model, "dim": stack.dim, "fingerprint": stack.fingerprint, "aligned": stack.aligned,
             "load_s": round(load_s, 2), "data_generation_s": round(gen_s, 2),
-            "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                        "decode_workers": workers, "python": platform.python_version(),
-                        "torch": torch.__version__, "platform": platform.platform(),
-                        # the machine may be shared: load tells how contended the run was
-                        "loadavg_1m_start": round(os.getloadavg()[0], 2)},
+            # the machine may be shared: load tells how contended the run was
+            "machine": {"decode_workers": workers, "loadavg_1m_start": round(os.getloadavg()[0], 2)},
             "data": {"images": "JPEG 480-1024 px (crops of sklearn sample photos)",
                      "audio": "10 s stereo 44.1 kHz 16-bit WAV", "text": "6-20 word captions"},
             "modalities": {},
@@ -199,7 +197,7 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
             if data[modality] and modality in stack.modalities:
                 out["modalities"][modality] = measure(stack, modality, data[modality], sizes[modality], workers,
                                                        rounds)
-        out["machine"]["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+        out["machine"].update(environment())  # versions, CPU, threads, git, load at the end
     return out
 
 

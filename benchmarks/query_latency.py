@@ -9,8 +9,6 @@ first and not counted (first-call costs are reported separately)."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -82,18 +80,10 @@ def measure(engine: Any, queries: Sequence[str], n: int, k: int = 10, target: st
 
 
 def environment(engine: Any) -> dict[str, Any]:
-    import torch
+    """The shared run environment (versions, CPU, threads, git) + the index."""
+    from .report import environment as run_environment
 
-    try:
-        import faiss
-
-        faiss_threads = faiss.omp_get_max_threads()
-    except ImportError:
-        faiss_threads = None
-    src = engine.sources[0]
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "faiss_threads": faiss_threads, "index": src.info()}
+    return {**run_environment(), "index": engine.sources[0].info()}
 
 
 @click.command()

@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from .query_latency import DEFAULT_QUERIES, emit_json, percentiles
+from .report import environment
 
 
 def run_load(url: str, clients: int, total: int, duration: float, k: int = 10,
@@ -180,7 +181,7 @@ def main(url: str | None, index: str | None, clients: int, total: int, duration:
               "params": {"url": url, "index": index, "clients": clients, "requests": total,
                          "duration": duration, "k": k, "target": target, "server_threads": threads,
                          "tool": tool},
-              "cpus": os.cpu_count(), **result}
+              "environment": environment(), **result}
     emit_json(report, out)
 
 
