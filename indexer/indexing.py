@@ -224,7 +224,10 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
     index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log,
                                                    groups_of(rows))
     stats.update(extra_stats or {})
-    old = [r.label for r in meta.live_rows_all()]
-    meta.mark_deleted(old, generation)  # the previous build, still visible to its readers
+    old = meta.labels_where(None)
+    meta.mark_deleted(old.tolist(), generation)  # the previous build, still visible to its readers
     meta.insert(rows, generation)
-    return publish_generation(writer, index, factory, params, stats, enc, generation, vector_dtype)
+    # a fresh index never holds the old labels as tombstones, so whatever
+    # no kept generation sees can go, whatever the index type
+    return publish_generation(writer, index, factory, params, stats, enc, generation, vector_dtype,
+                              purge=True)

@@ -74,3 +74,13 @@ def test_ann_that_cannot_beat_a_scan_falls_back_to_flat(tmp_path):
     m = synthetic_index(tmp_path, x, IndexOptions(recall=0.99, thresholds=SMALL, tune_queries=200))
     assert m.factory == "Flat" and "IVF" in m.stats["fallback"]
     assert m.stats["recall_at_10"] == 1.0
+
+
+def test_full_rebuilds_do_not_pile_up_tombstones(tmp_path):
+    x = np.random.default_rng(3).standard_normal((300, 16)).astype(np.float32)
+    opts = IndexOptions(factory="HNSW8", tune_queries=50)
+    for _ in range(3):  # HNSW cannot remove ids: purging must not depend on the index type
+        m = synthetic_index(tmp_path, x, opts)
+    ix = open_index(tmp_path)
+    assert m.generation == 3 and len(ix.labels_where()) == 300
+    assert len(ix.meta.deleted_labels(m.generation)) <= 300  # only the build just replaced
