@@ -260,9 +260,10 @@ class Engine:
             for row in src.index.rows(labels):
                 if row is not None:
                     rows[(si, int(row.label))] = row
-            missing = np.array([c.label for c in cands if c.source == si and c.vec is None], np.int64)
-            if need_vectors and len(missing):
-                for label, vec in zip(missing, np.asarray(src.index.vectors(missing), np.float32)):
+            if need_vectors:
+                missing = np.array([c.label for c in cands if c.source == si and c.vec is None], np.int64)
+                found = np.asarray(src.index.vectors(missing), np.float32) if len(missing) else []
+                for label, vec in zip(missing, found):
                     vectors[(si, int(label))] = vec
         hits, vecs = [], []
         for c in cands:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xmodal.alignment.errors import BadInput
+from xmodal.indexer.manifest import REPORT_NAME
 
 TAR_SEP = "::"
 THUMB_SIZE = 256
@@ -57,7 +58,7 @@ def corpus_roots(index_dir: str, manifest: Any) -> list[str]:
     found = _strings(stats.get("corpus_roots"))
     if not found:
         try:
-            report = json.loads((Path(index_dir) / "build-report.json").read_text())
+            report = json.loads((Path(index_dir) / REPORT_NAME).read_text())
             found = _strings(report.get("corpus")) if isinstance(report, dict) else []
         except (OSError, ValueError):
             found = []
