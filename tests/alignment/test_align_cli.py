@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from xmodal.alignment.cli.root import cli
@@ -10,9 +9,11 @@ from xmodal.alignment.errors import XmodalError
 from xmodal.alignment.train.synthetic import write_synthetic_files
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("cli")
     jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: ["train", "train", "val", "test"][i % 4])
     return root, jsonl

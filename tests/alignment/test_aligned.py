@@ -19,9 +19,11 @@ from xmodal.alignment.train.synthetic import write_synthetic_files
 from xmodal.alignment.train.trainer import embed_split
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("align")
     jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: "test" if i % 4 == 3 else "train")
     items, _ = read_jsonl(jsonl)

@@ -10,13 +10,7 @@ from xmodal.alignment.train.synthetic import make_maps, synthetic_split
 from xmodal.alignment.train.trainer import TrainConfig, evaluate_model, train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny matmuls: extra threads only oversubscribe the shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def brute_recall(q, qk, t, tk, k):

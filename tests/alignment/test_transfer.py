@@ -14,9 +14,11 @@ from xmodal.alignment.train.transfer import pick_shots, transfer
 from xmodal.alignment.train.data import Item
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("transfer")
     jsonl = write_synthetic_files(root / "src", 16, seed=0, split_of=lambda i: ["train", "train", "val", "test"][i % 4])
     items, _ = read_jsonl(jsonl)
