@@ -21,6 +21,7 @@ from .cache import atomic_file
 from .debian import require_tool
 from .pairs import Pair, group_key
 from .sounds import check_audio
+from .tuxpaint import sound_effect
 
 VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-us+f3", "en-gb+f2", "en-us+m3",
           "en-gb-x-rp+f4"]
@@ -110,20 +111,20 @@ def recorded_descriptions(tux: list[Pair], out: Built) -> list[Pair]:
         if p.modality != "image":
             continue
         stem = Path(p.metadata.get("rasterised_from") or p.path)
-        for ext in (".ogg", ".wav"):
-            rec = stem.with_name(stem.name[: -len(stem.suffix)] + "_desc" + ext)
-            if not rec.exists() or rec in seen:
-                continue
-            seen.add(rec)
-            try:
-                info = check_audio(rec)
-            except BadInput as exc:
-                out.skip(str(rec), exc.reason)
-                continue
-            text = p.metadata["description"]
-            pairs.append(Pair(id=f"speech/recorded/{p.metadata['stamp'].split('/', 1)[1]}",
-                              modality="audio", path=str(rec.resolve()),
-                              captions=spoken_captions(text), group=p.group,
-                              metadata={"source": "tuxpaint recording", "text": text,
-                                        "stamp": p.metadata["stamp"], **info}))
+        # one recording per stamp (an .ogg and a .wav of it would share an id)
+        rec = sound_effect(stem.with_name(stem.stem + "_desc"))
+        if rec is None or rec in seen:
+            continue
+        seen.add(rec)
+        try:
+            info = check_audio(rec)
+        except BadInput as exc:
+            out.skip(str(rec), exc.reason)
+            continue
+        text = p.metadata["description"]
+        pairs.append(Pair(id=f"speech/recorded/{p.metadata['stamp'].split('/', 1)[1]}",
+                          modality="audio", path=str(rec.resolve()),
+                          captions=spoken_captions(text), group=p.group,
+                          metadata={"source": "tuxpaint recording", "text": text,
+                                    "stamp": p.metadata["stamp"], **info}))
     return pairs
