@@ -75,10 +75,6 @@ class CheckpointInfo:
             raise BadInput(where, f"malformed alignment config ({type(exc).__name__}: {exc})") from None
 
 
-def _sha256(path: Path) -> str:
-    return hash_file(path)
-
-
 def save_checkpoint(out_dir: str | Path, tensors: dict[str, torch.Tensor], info: CheckpointInfo) -> Path:
     """Write weights, then the JSON (with the weights' hash) atomically."""
     out = Path(out_dir)
@@ -88,7 +84,7 @@ def save_checkpoint(out_dir: str | Path, tensors: dict[str, torch.Tensor], info:
     save_file(clean, str(tmp), metadata={"format": FORMAT})
     os.replace(tmp, out / WEIGHTS)
     os.chmod(out / WEIGHTS, 0o644)  # the writer may create it private
-    info.weights_sha256 = _sha256(out / WEIGHTS)
+    info.weights_sha256 = hash_file(out / WEIGHTS)
     tmpj = out / (CONFIG + ".tmp")
     tmpj.write_text(json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n")
     os.replace(tmpj, out / CONFIG)
@@ -115,7 +111,7 @@ def load_checkpoint(ckpt_dir: str | Path) -> tuple[dict[str, torch.Tensor], Chec
     """Read and verify a checkpoint dir; one-line BadInput on any problem."""
     info = read_info(ckpt_dir)
     wts = Path(ckpt_dir).expanduser() / WEIGHTS
-    if info.weights_sha256 and _sha256(wts) != info.weights_sha256:
+    if info.weights_sha256 and hash_file(wts) != info.weights_sha256:
         raise BadInput(str(wts), "checksum does not match alignment.json", "the checkpoint is corrupt or was edited")
     try:
         tensors = load_file(str(wts))
