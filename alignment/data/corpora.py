@@ -31,6 +31,7 @@ CORPORA = {
     "instruments": "General MIDI instrument clips rendered with fluidsynth, captioned",
     "freedesktop": "freedesktop sound theme event sounds, captioned from their names",
     "speech": "spoken captions: espeak-ng renderings + Tux Paint's recorded descriptions",
+    "emoji": "Noto Color Emoji pictures captioned with Unicode CLDR names and keywords",
 }
 
 
