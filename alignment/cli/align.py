@@ -135,10 +135,13 @@ def train_cmd(recipe_name, model, data, corpus, out_dir, epochs, head, n_ctx, pr
 @click.argument("ckpt_dir", type=click.Path(file_okay=False))
 @click.option("--data", required=True, multiple=True, type=click.Path(dir_okay=False), help="Test pairs JSON Lines.")
 @click.option("--model", default=None, help="Base model spec (default: the one the alignment was trained on).")
+@click.option("--baselines", is_flag=True,
+              help="Also score the training-free baselines, fitted on the checkpoint's training corpora.")
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help="Data cache root (for --baselines).")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
-def eval_cmd(ckpt_dir, data, model, as_json) -> None:
+def eval_cmd(ckpt_dir, data, model, baselines, cache, as_json) -> None:
     """Recall@1/5/10 in every direction through the real encoder stack."""
-    from ..train.evalckpt import evaluate_checkpoint
+    from ..train.evalckpt import baseline_report, evaluate_checkpoint
 
     items = _read_files(data, published_splits=False)
     results, skipped = evaluate_checkpoint(ckpt_dir, items, model, log=sys.stderr)
@@ -146,7 +149,27 @@ def eval_cmd(ckpt_dir, data, model, as_json) -> None:
         click.echo(line, err=True)
     if skipped:
         click.echo(f"{len(skipped)} items skipped", err=True)
-    _emit(_rows(results, "alignment"), as_json)
+    rows = _rows(results, "alignment")
+    if baselines:
+        base = baseline_report(ckpt_dir, items, cache, log=sys.stderr)
+        names = sorted({n for res in base.values() for n in res})
+        for name in names:
+            rows += _rows({c: {d: r for d, r in res[name].items() if d != "hp"}
+                           for c, res in base.items() if name in res}, name)
+        _say_margins(results, base)
+    _emit(rows, as_json)
+
+
+def _say_margins(results: dict, base: dict) -> None:
+    """One stderr line per corpus, direction and k: trained minus best baseline."""
+    from ..train.run import margins
+
+    report = {c: {"trained": {d: r.as_dict() for d, r in res.items()}, **base.get(c, {})}
+              for c, res in results.items()}
+    for direction in ("text->image", "image->text"):
+        for corpus, ks in margins(report, direction).items():
+            parts = [f"{k} {100 * m['margin']:+.2f} vs {m['best_baseline']}" for k, m in ks.items()]
+            click.echo(f"margin {corpus} {direction}: " + ", ".join(parts), err=True)
 
 
 @align.command("transfer")

@@ -4,17 +4,25 @@ This is what `xmodal align eval` runs: the checkpoint is applied to its base
 stack exactly as `--model <base>+align:<dir>` would, every item is encoded
 by `EncoderStack.embed` (the same code path as indexing and search), and
 recall@1/5/10 is computed by exact brute force in every direction.
+
+`baseline_report` puts the training-free baselines beside it: fitted on the
+frozen features of the checkpoint's own training corpora (train split,
+hyper-parameters chosen on val, exactly as `align train` does), scored on
+the same evaluation items. On a corpus the alignment never saw, that is the
+held-out-domain comparison.
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 import numpy as np
 
 from ..aligned import read_info
+from ..errors import XmodalError
 from ..registry import load_encoder
-from .data import Item
+from .data import Item, from_corpora
 from .evaluate import Embedded, Recall, evaluate_embedded
 
 
@@ -65,3 +73,29 @@ def evaluate_checkpoint(ckpt_dir: str, items: list[Item], model: str | None = No
     info = read_info(ckpt_dir)
     stack = load_encoder(f"{model or info.base or 'lite'}+align:{ckpt_dir}")
     return evaluate_stack(stack, items, log=log)
+
+
+def baseline_report(ckpt_dir: str, items: list[Item], cache: str | None = None,
+                    log: TextIO | None = sys.stderr) -> dict[str, dict]:
+    """Baselines fitted on the checkpoint's training corpora, scored on `items`
+    per corpus: {corpus: {baseline: {"hp": ..., direction: recall dict}}}."""
+    from .recipes import Recipe
+    from .run import baselines_on, corpus_subsets, prepare
+
+    info = read_info(ckpt_dir)
+    recipe = Recipe.from_dict(info.recipe) if info.recipe else None
+    if recipe is None or not recipe.corpora:
+        raise XmodalError(f"{ckpt_dir}: its recipe names no training corpora, so there is nothing "
+                          "to fit the baselines on (run without --baselines)")
+    fit_items = [it for it in from_corpora(recipe.corpora, cache)
+                 if it.image and it.captions and it.split in ("train", "val")]
+    if not fit_items:
+        raise XmodalError(f"{ckpt_dir}: the recipe's corpora ({', '.join(recipe.corpora)}) have no "
+                          "captioned images to fit text-image baselines on")
+    # frozen tower features only: no prompt, no audio views
+    frozen = replace(recipe, n_ctx=0, train_audio_tower=False)
+    targets = [replace(it, split="test") for it in items if it.image and it.captions]
+    if not targets:
+        raise XmodalError("baselines compare text and images: the evaluation data has no captioned images")
+    prep = prepare(frozen, fit_items + targets, log)
+    return baselines_on(prep, corpus_subsets(prep.items["test"], prep.data["test"]), log)

@@ -102,15 +102,26 @@ def held_out(model: Aligner, prep: Prepared, split: str, baselines: bool, log) -
         return {}
     subsets = corpus_subsets(prep.items[split], prep.data[split])
     report: dict = {c: {"trained": _dump(evaluate_embedded(embed_split(model, d)))} for c, d in subsets.items()}
+    if baselines:
+        for c, res in baselines_on(prep, subsets, log).items():
+            report[c].update(res)
+    return report
+
+
+def baselines_on(prep: Prepared, subsets: dict[str, SplitData], log) -> dict:
+    """Text-image baselines fitted on prep's train split (hyper-parameters
+    chosen on its val split), scored on every subset that has both sides:
+    {subset: {baseline: {"hp": ..., direction: recall}}}."""
     train = prep.data["train"]
     pairable = {c: d for c, d in subsets.items()
                 if all(m in d.rows and len(d.rows[m]) and d.rows[m].feats is not None for m in ("text", "image"))}
-    if baselines and pairable and "image" in train.rows:
+    out: dict = {}
+    if pairable and "image" in train.rows:
         log_line(log, "baselines: fitting on train, selecting on val")
         for name, b in run_baselines(train, prep.data.get("val"), pairable, "text", "image").items():
             for c, res in b["test"].items():
-                report[c][name] = {"hp": b["hp"], **_dump(res)}
-    return report
+                out.setdefault(c, {})[name] = {"hp": b["hp"], **_dump(res)}
+    return out
 
 
 def _dump(res: dict[str, Recall]) -> dict:

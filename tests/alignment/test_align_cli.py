@@ -80,3 +80,55 @@ def test_bad_shots_and_bad_jsonl_lines(files, tmp_path):
     bad.write_text('{"id": "a", "captions": [""], "image": "x.png"}\nnot json\n')
     res = CliRunner().invoke(cli, ["align", "eval", str(root / "nope"), "--data", str(bad)])
     assert isinstance(res.exception, XmodalError) and "no usable items" in str(res.exception)
+
+
+def _fake_corpus(cache, name, jsonl):
+    """A fetched corpus in `cache` made of the synthetic items (images only)."""
+    from pathlib import Path
+
+    from xmodal.alignment.data import corpus_dir
+
+    root = corpus_dir(name, cache)
+    root.mkdir(parents=True)
+    base = Path(jsonl).parent
+    by_split = {"train": [], "val": [], "test": []}
+    for line in Path(jsonl).read_text().splitlines():
+        o = json.loads(line)
+        pair = {"id": o["id"], "modality": "image", "path": str(base / o["image"]),
+                "captions": o["captions"], "group": o["group"]}
+        by_split[o["split"]].append(json.dumps(pair) + "\n")
+    for split, lines in by_split.items():
+        (root / f"{split}.jsonl").write_text("".join(lines))
+    (root / "pairs.jsonl").write_text("".join(sum(by_split.values(), [])))
+    (root / ".done").write_text("test\n")
+
+
+def test_eval_with_baselines_fits_them_on_the_checkpoint_corpora(files):
+    root, jsonl = files
+    cache = root / "basecache"
+    _fake_corpus(cache, "emoji", jsonl)
+    env = {"XMODAL_CACHE": str(cache)}
+    out = root / "ckpt_corpus"
+    res = CliRunner().invoke(cli, ["align", "train", "--model", "tiny", "--corpus", "emoji", "--out", str(out),
+                                   "--epochs", "2", "--n-ctx", "0", "--no-audio-tower", "--no-baselines",
+                                   "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["align", "eval", str(out), "--data", jsonl, "--baselines", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    rows = _lines(res.stdout)
+    ti = {r["method"]: r for r in rows if r["direction"] == "text->image"}
+    assert {"alignment", "lstsq", "procrustes", "cca", "asif"} <= set(ti)
+    assert len({r["n_queries"] for r in ti.values()}) == 1  # everyone ranked the same 32 captions
+    # the stderr margin is the alignment minus the best baseline row, per k
+    best = max(ti[m]["R@1"] for m in ti if m != "alignment")
+    line = next(x for x in res.stderr.splitlines() if x.startswith("margin all text->image"))
+    r1 = line.split(": ", 1)[1].split(", ")[0].split()  # ["R@1", "+x.xx", "vs", name]
+    assert r1[1] == f"{100 * (ti['alignment']['R@1'] - best):+.2f}"
+    assert ti[r1[3]]["R@1"] == best
+
+
+def test_eval_baselines_need_corpora_in_the_recipe(trained):
+    root, jsonl, out, _ = trained
+    res = CliRunner().invoke(cli, ["align", "eval", str(out), "--data", jsonl, "--baselines"], env=_env(root))
+    assert isinstance(res.exception, XmodalError)
+    assert "names no training corpora" in str(res.exception)
