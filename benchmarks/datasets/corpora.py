@@ -1,5 +1,5 @@
 """Adapters for the offline corpora built by the alignment package
-(openclipart, tuxpaint, instruments, ...): their held-out splits through
+(openclipart, tuxpaint, instruments, emoji, ...): their held-out splits through
 `xmodal.alignment.data.load_corpus(name, split)`."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from xmodal.alignment.errors import BadInput, XmodalError
 
 from .base import MEDIA, EvalItem, EvalSet, clean_captions
 
-OFFLINE_CORPORA = ("openclipart", "tuxpaint", "instruments")
+OFFLINE_CORPORA = ("openclipart", "tuxpaint", "instruments", "emoji")
 
 
 def load_offline_corpus(name: str, split: str = "test") -> EvalSet:
