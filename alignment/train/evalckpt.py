@@ -97,5 +97,10 @@ def baseline_report(ckpt_dir: str, items: list[Item], cache: str | None = None,
     targets = [replace(it, split="test") for it in items if it.image and it.captions]
     if not targets:
         raise XmodalError("baselines compare text and images: the evaluation data has no captioned images")
+    seen = {it.id for it in fit_items} & {it.id for it in targets}
+    if seen and log is not None:
+        # the baselines keep their train pairs as anchors: those items are not held out
+        print(f"note: {len(seen)} evaluation items are in the checkpoint's train/val splits "
+              f"(e.g. {min(seen)}); their scores are not held-out", file=log, flush=True)
     prep = prepare(frozen, fit_items + targets, log)
     return baselines_on(prep, corpus_subsets(prep.items["test"], prep.data["test"]), log)

@@ -125,6 +125,8 @@ def test_eval_with_baselines_fits_them_on_the_checkpoint_corpora(files):
     r1 = line.split(": ", 1)[1].split(", ")[0].split()  # ["R@1", "+x.xx", "vs", name]
     assert r1[1] == f"{100 * (ti['alignment']['R@1'] - best):+.2f}"
     assert ti[r1[3]]["R@1"] == best
+    # the file holds the train/val items too: said, since they are not held out
+    assert "note: 12 evaluation items are in the checkpoint's train/val splits" in res.stderr
 
 
 def test_eval_baselines_need_corpora_in_the_recipe(trained):
