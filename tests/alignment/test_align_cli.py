@@ -87,6 +87,7 @@ def _fake_corpus(cache, name, jsonl):
     from pathlib import Path
 
     from xmodal.alignment.data import corpus_dir
+    from xmodal.alignment.data.pairs import Pair, write_pairs
 
     root = corpus_dir(name, cache)
     root.mkdir(parents=True)
@@ -94,12 +95,11 @@ def _fake_corpus(cache, name, jsonl):
     by_split = {"train": [], "val": [], "test": []}
     for line in Path(jsonl).read_text().splitlines():
         o = json.loads(line)
-        pair = {"id": o["id"], "modality": "image", "path": str(base / o["image"]),
-                "captions": o["captions"], "group": o["group"]}
-        by_split[o["split"]].append(json.dumps(pair) + "\n")
-    for split, lines in by_split.items():
-        (root / f"{split}.jsonl").write_text("".join(lines))
-    (root / "pairs.jsonl").write_text("".join(sum(by_split.values(), [])))
+        by_split[o["split"]].append(Pair(id=o["id"], modality="image", path=str(base / o["image"]),
+                                         captions=o["captions"], group=o["group"]))
+    for split, pairs in by_split.items():
+        write_pairs(root / f"{split}.jsonl", pairs)
+    write_pairs(root / "pairs.jsonl", sum(by_split.values(), []))
     (root / ".done").write_text("test\n")
 
 
