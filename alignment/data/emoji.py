@@ -63,9 +63,13 @@ def captions_for(name: str, keywords: list[str]) -> list[str]:
 class Renderer:
     """Draws one emoji sequence centred on a white SIDE x SIDE canvas."""
 
-    def __init__(self, font_path: Path):
+    def __init__(self, font: ImageFont.FreeTypeFont):
+        self.font = font
+
+    @classmethod
+    def from_file(cls, font_path: Path) -> Renderer:
         try:
-            self.font = ImageFont.truetype(str(font_path), FONT_SIZE)
+            return cls(ImageFont.truetype(str(font_path), FONT_SIZE))
         except OSError as exc:
             raise BadInput(str(font_path), f"emoji font unusable ({exc})",
                            "re-run `xmodal data fetch emoji --force`") from None
@@ -92,7 +96,7 @@ def build(root: Path, log: Log = print) -> Built:
     """Download font and annotations, render and caption every emoji."""
     font = fetch_package("fonts-noto-color-emoji", root, log=log) / FONT
     cldr = fetch_package("unicode-cldr-core", root, log=log)
-    return build_from(Renderer(font), read_annotations([cldr / a for a in ANNOTATIONS]),
+    return build_from(Renderer.from_file(font), read_annotations([cldr / a for a in ANNOTATIONS]),
                       root, log)
 
 

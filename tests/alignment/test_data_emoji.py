@@ -57,8 +57,7 @@ def test_build_skips_skin_tones_and_undrawable(tmp_path):
 def test_renderer_refuses_sequences_that_fall_apart(tmp_path, monkeypatch):
     # any outline font shows the rule: one glyph is drawn, a run of glyphs is refused
     monkeypatch.setattr(emoji, "FONT_SIZE", 40)
-    r = Renderer.__new__(Renderer)
-    r.font = ImageFont.load_default(size=40)
+    r = Renderer(ImageFont.load_default(size=40))
     img = r.render("A")
     assert img.size == (emoji.SIDE, emoji.SIDE) and img.getbbox() is not None
     assert img.convert("L").getextrema()[0] < 128  # something dark was drawn on white
@@ -74,7 +73,7 @@ def test_unreadable_font_is_one_clear_error(tmp_path):
     bad = tmp_path / "NotoColorEmoji.ttf"
     bad.write_bytes(b"not a font")
     try:
-        Renderer(bad)
+        Renderer.from_file(bad)
     except BadInput as exc:
         assert "emoji font unusable" in exc.reason and "--force" in exc.hint
     else:
