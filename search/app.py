@@ -69,17 +69,19 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
         "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
         "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
     })
-    # One store per index generation: finding the corpus roots may read
-    # build-report.json, and the page asks for a thumbnail per hit.
-    stores: dict[tuple[str, int], MediaStore] = {}
+    # One store per index, replaced when its generation changes: finding the
+    # corpus roots may read build-report.json, and the page asks for a
+    # thumbnail per hit. Keeping only the current one bounds memory on a
+    # long-running server that sees many `index add`/`remove` generations.
+    stores: dict[str, tuple[int, MediaStore]] = {}
     app.state.engine, app.state.metrics, app.state.batcher = engine, metrics, batcher
 
     def store_for(index_name: str) -> MediaStore:
         src = engine.source(index_name)
-        key = (index_name, src.manifest.generation)
-        if key not in stores:
-            stores[key] = MediaStore(list(media_roots or []) + corpus_roots(src.path, src.manifest))
-        return stores[key]
+        gen = src.manifest.generation
+        if index_name not in stores or stores[index_name][0] != gen:
+            stores[index_name] = (gen, MediaStore(list(media_roots or []) + corpus_roots(src.path, src.manifest)))
+        return stores[index_name][1]
 
     _install_error_handlers(app, metrics)
 
