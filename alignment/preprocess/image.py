@@ -34,7 +34,7 @@ def _open(item: Any, name: str) -> Image.Image:
         return item
     if isinstance(item, np.ndarray):
         return _from_array(item, name)
-    source = open_source(item, name, "an image",
+    source = open_source(item, name, "image",
                          "pass a path, bytes, a PIL image or an HxWxC uint8 array")
     try:
         return Image.open(source)
