@@ -90,7 +90,7 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
     from .ann_bench import run_ann
 
     targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
-    ctx.params["recalls"] = targets  # so the recorded command shows --recall 0.9 0.95 0.99
+    ctx.params["recalls"] = targets  # so the recorded command shows every target (--recall 0.9 --recall 0.95 ...)
     fams = None if families is None else [f.strip() for f in families.split(",")
                                           if f.strip() and f.strip().lower() != "none"]
     results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
