@@ -108,7 +108,9 @@ class _Sampler:
 
 
 def _optimizer(model: Aligner, cfg: TrainConfig) -> torch.optim.Optimizer:
-    groups = [{"params": list(model.heads.parameters()) + [model.log_scale], "lr": cfg.lr}]
+    # frozen parts (e.g. text/image heads while audio is bound) stay out of every group
+    heads = [p for p in [*model.heads.parameters(), model.log_scale] if p.requires_grad]
+    groups = [{"params": heads, "lr": cfg.lr}]
     if model.prompt is not None and model.prompt.requires_grad:
         groups.append({"params": [model.prompt], "lr": cfg.prompt_lr, "weight_decay": 0.0})
     if model.audio_tower is not None:
