@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .report import environment
+from .report import environment, git_state
 
 WORDS = ("a red car parked near the old stone bridge at night while a dog barks loudly "
          "two children play football on green grass beside the river under a cloudy sky "
@@ -173,6 +173,7 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
 
     if threads:
         torch.set_num_threads(threads)
+    git = git_state()  # the code that runs, even if the tree moves during the run
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -197,7 +198,7 @@ def run(model: str, n_images: int, n_clips: int, n_texts: int, batch_size: int,
             if data[modality] and modality in stack.modalities:
                 out["modalities"][modality] = measure(stack, modality, data[modality], sizes[modality], workers,
                                                        rounds)
-        out["machine"].update(environment())  # versions, CPU, threads, git, load at the end
+        out["machine"].update(environment(git))  # versions, CPU, threads, load at the end; git at the start
     return out
 
 

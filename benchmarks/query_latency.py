@@ -79,11 +79,11 @@ def measure(engine: Any, queries: Sequence[str], n: int, k: int = 10, target: st
     }
 
 
-def environment(engine: Any) -> dict[str, Any]:
+def environment(engine: Any, git: dict[str, Any] | None = None) -> dict[str, Any]:
     """The shared run environment (versions, CPU, threads, git) + the index."""
     from .report import environment as run_environment
 
-    return {**run_environment(), "index": engine.sources[0].info()}
+    return {**run_environment(git), "index": engine.sources[0].info()}
 
 
 @click.command()
@@ -104,6 +104,9 @@ def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str
     from xmodal.alignment.errors import XmodalError
     from xmodal.search import Engine
 
+    from .report import git_state
+
+    git = git_state()  # the code that runs, even if the tree moves during the run
     if threads:
         set_threads(threads)
     queries = DEFAULT_QUERIES
@@ -121,7 +124,7 @@ def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str
         return
     report = {"benchmark": "query_latency", "command": " ".join(["python -m xmodal.benchmarks.query_latency", *sys.argv[1:]]),
               "params": {"index": index, "n": n, "k": k, "target": target, "warmup": warmup},
-              "engine_open_seconds": round(load_s, 3), **result, "environment": environment(engine)}
+              "engine_open_seconds": round(load_s, 3), **result, "environment": environment(engine, git)}
     emit_json(report, out)
 
 

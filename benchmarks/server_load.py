@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from .query_latency import DEFAULT_QUERIES, emit_json, percentiles
-from .report import environment
+from .report import environment, git_state
 
 
 def run_load(url: str, clients: int, total: int, duration: float, k: int = 10,
@@ -163,6 +163,7 @@ def main(url: str | None, index: str | None, clients: int, total: int, duration:
     """Requests/s the search server sustains with CLIENTS concurrent clients."""
     if bool(url) == bool(index):
         raise click.UsageError("give exactly one of --url or --index")
+    git = git_state()  # the code that runs, even if the tree moves during the run
     proc = None
     if index:
         url = f"http://127.0.0.1:{free_port()}"
@@ -181,7 +182,7 @@ def main(url: str | None, index: str | None, clients: int, total: int, duration:
               "params": {"url": url, "index": index, "clients": clients, "requests": total,
                          "duration": duration, "k": k, "target": target, "server_threads": threads,
                          "tool": tool},
-              "environment": environment(), **result}
+              "environment": environment(git), **result}
     emit_json(report, out)
 
 
