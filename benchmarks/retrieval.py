@@ -103,7 +103,10 @@ def index_topk(ix: Any, queries: np.ndarray, gallery: np.ndarray, k: int, chunk:
     Each returned list is re-sorted by (score desc, gallery position asc):
     the same tie rule as the exact path, so duplicate vectors (e.g. the same
     category caption on many images) do not show up as "ANN loss" merely
-    because FAISS orders exact ties differently."""
+    because FAISS orders exact ties differently. Only ties inside the
+    returned k are re-sorted: when a tie straddles the k-th place, FAISS
+    chose which of the tied items made the list, and that can still differ
+    from the exact path."""
     import faiss
 
     from xmodal.indexer.searching import search as faiss_search
