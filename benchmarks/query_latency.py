@@ -8,7 +8,6 @@ One query at a time, like an interactive user; warm-up queries are run
 first and not counted (first-call costs are reported separately)."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,9 @@ from typing import Any, Sequence
 
 import click
 import numpy as np
+
+from .report import emit_json, git_state
+from .report import environment as run_environment
 
 STAGES = ("encode", "search", "metadata", "total")
 
@@ -81,8 +83,6 @@ def measure(engine: Any, queries: Sequence[str], n: int, k: int = 10, target: st
 
 def environment(engine: Any, git: dict[str, Any] | None = None) -> dict[str, Any]:
     """The shared run environment (versions, CPU, threads, git) + the index."""
-    from .report import environment as run_environment
-
     return {**run_environment(git), "index": engine.sources[0].info()}
 
 
@@ -104,8 +104,6 @@ def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str
     from xmodal.alignment.errors import XmodalError
     from xmodal.search import Engine
 
-    from .report import git_state
-
     git = git_state()  # the code that runs, even if the tree moves during the run
     if threads:
         set_threads(threads)
@@ -126,14 +124,6 @@ def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str
               "params": {"index": index, "n": n, "k": k, "target": target, "warmup": warmup},
               "engine_open_seconds": round(load_s, 3), **result, "environment": environment(engine, git)}
     emit_json(report, out)
-
-
-def emit_json(report: dict, out: str | None) -> None:
-    """Print the run's JSON report, and write it to `out` when given."""
-    text = json.dumps(report, indent=2)
-    if out:
-        Path(out).write_text(text + "\n")
-    click.echo(text)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,14 @@ def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
     return path
 
 
+def emit_json(report: dict[str, Any], out: str | os.PathLike | None) -> None:
+    """Print a standalone benchmark's JSON report, and write it to `out` when given."""
+    text = json.dumps(report, indent=2)
+    if out:
+        Path(out).write_text(text + "\n")
+    print(text)
+
+
 def load_report(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     try:

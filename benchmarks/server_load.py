@@ -23,8 +23,8 @@ from typing import Any
 
 import click
 
-from .query_latency import DEFAULT_QUERIES, emit_json, percentiles
-from .report import environment, git_state
+from .query_latency import DEFAULT_QUERIES, percentiles
+from .report import emit_json, environment, git_state
 
 
 def run_load(url: str, clients: int, total: int, duration: float, k: int = 10,
