@@ -32,10 +32,9 @@ class DigestMemo:
         self.changed = False
 
     @staticmethod
-    def _key(path: str | Path) -> str:
-        p = os.path.abspath(path)
-        st = os.stat(p)
-        return f"{p}|{st.st_size}|{st.st_mtime_ns}"
+    def _key(abs_path: str) -> str:
+        st = os.stat(abs_path)
+        return f"{abs_path}|{st.st_size}|{st.st_mtime_ns}"
 
     def digest(self, path: str | Path) -> str:
         p = os.path.abspath(path)
