@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import BadInput
-from .hashing import hash_file
+from .core.errors import BadInput
+from .core.hashing import hash_file
 
 FORMAT = "xmodal-alignment"
 VERSION = 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
-from .errors import XmodalError
+from .core.errors import XmodalError
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from itertools import combinations
 import torch
 import torch.nn.functional as F
 
-from .contracts import MODALITIES
+from .core.contracts import MODALITIES
 
 #: CLIP's initial temperature, as a log logit scale: ln(1/0.07).
 LOGIT_SCALE_INIT = math.log(1 / 0.07)

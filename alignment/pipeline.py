@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .contracts import EncodeResult, Encoder, ItemError
-from .errors import BadInput
+from .core.contracts import EncodeResult, Encoder, ItemError
+from .core.errors import BadInput
 
 
 def item_name(item: Any) -> str:

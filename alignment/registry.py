@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Callable
 
-from .errors import UnknownModel
+from .core.errors import UnknownModel
 from .stack import EncoderStack
 
 Builder = Callable[[str | None], EncoderStack]

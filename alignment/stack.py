@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .contracts import EncodeResult, Encoder
-from .errors import BadInput, XmodalError
+from .core.contracts import EncodeResult, Encoder
+from .core.errors import BadInput, XmodalError
 from .pipeline import run_batches
 
 

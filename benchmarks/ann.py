@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 from .ann_data import VectorSet
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 SYNTHETIC = re.compile(r"^synthetic:(\d+)x(\d+)(?::(\d+))?$")
 

@@ -100,8 +100,9 @@ def environment(engine: Any, git: dict[str, Any] | None = None) -> dict[str, Any
 def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str | None,
          threads: int | None, out: str | None) -> None:
     """Per-stage latency (encode / search / metadata) of text queries on INDEX."""
-    from xmodal.alignment.cli.root import fail, set_threads
-    from xmodal.alignment.errors import XmodalError
+    from xmodal.alignment.core.errors import XmodalError
+    from xmodal.alignment.core.output import fail
+    from xmodal.alignment.core.threads import set_threads
     from xmodal.search import Engine
 
     git = git_state()  # the code that runs, even if the tree moves during the run

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 PACKAGES = ("xmodal", "numpy", "torch", "faiss-cpu", "open_clip_torch", "transformers",
             "sentence-transformers", "timm", "librosa")

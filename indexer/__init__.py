@@ -19,6 +19,8 @@ Modules, one job each:
   inspect     `info` summary and checksum verification
   cli         `xmodal index build|add|remove|info|compact`
 """
+from xmodal.alignment.core.threads import register_thread_setter
+
 from .manifest import FORMAT_VERSION, IndexManifest, read_manifest
 from .metadata import Row
 from .reader import IndexReader, open_index
@@ -26,3 +28,14 @@ from .records import Record
 
 __all__ = ["FORMAT_VERSION", "IndexManifest", "IndexReader", "Record", "Row", "open_index",
            "read_manifest"]
+
+
+def _faiss_threads(n: int) -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(n)
+
+
+# FAISS is the indexer's runtime: `xmodal --threads N` reaches it through the
+# kernel's registry (alignment may not import FAISS, not even lazily).
+register_thread_setter("faiss", _faiss_threads)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .embed import embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .factory import DEFAULT_MEMORY, parse_memory
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 DEFAULT_MEMORY = 2 * 1024**3
 HNSW_M = 32

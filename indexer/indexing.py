@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .directions import PER_DIRECTION, directions, groups_of, stratified_extra
 from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_factory, family_of,

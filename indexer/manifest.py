@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from xmodal.alignment.errors import XmodalError
-from xmodal.alignment.hashing import hash_file
+from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.hashing import hash_file
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"

@@ -18,7 +18,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import faiss
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .manifest import (META_NAME, MANIFEST_NAME, SHARDS_DIR, IndexManifest, file_entry, fsync_dir,
                        index_file_name, publish_manifest, read_manifest)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import faiss
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .manifest import MANIFEST_NAME, META_NAME, IndexManifest, read_generation, read_manifest
 from .metadata import MetaStore, Row

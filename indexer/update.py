@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 import faiss
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .build import corpus_roots, embed_corpus, skip_summary
 from .directions import groups_of

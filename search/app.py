@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xmodal.alignment.errors import BadInput, XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 
 from .batcher import EncodeBatcher
 from .engine import Engine

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
-from xmodal.alignment.cli.root import fail
-from xmodal.alignment.errors import BadInput, XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
+from xmodal.alignment.core.output import fail
+from xmodal.alignment.core.threads import set_threads
 
 from .filters import parse_where
 from .output import hits_jsonl, hits_table
@@ -56,10 +57,8 @@ def _one_thread_unless_asked() -> None:
     """One torch/FAISS thread per query unless `xmodal --threads N` was
     given: OpenMP pools of several threads per query fight each other (and
     other processes) for the cores; concurrency comes from requests."""
-    from xmodal.alignment.cli import root
-
     if click.get_current_context().find_root().params.get("threads") is None:
-        root.set_threads(1)
+        set_threads(1)
 
 
 @click.command()

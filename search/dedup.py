@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 
 def check_threshold(threshold: float | None) -> float | None:

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput, XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 
 from .dedup import check_threshold, keep_mask
 from .filters import check_where

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 _SCALARS = (str, int, float, bool)
 MAX_WHERE_KEYS = 32

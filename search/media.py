@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.indexer.manifest import REPORT_NAME
 
 TAR_SEP = "::"

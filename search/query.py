@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 TARGETS = ("image", "audio", "text")
 _FIELDS = ("text", "image", "audio", "embedding", "id")

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 from .engine import MAX_K
 from .query import Query

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 from .filters import allowed_labels
 

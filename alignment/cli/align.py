@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from ..train.data import Item, assign_splits, from_corpora, read_jsonl
 from ..train.evaluate import KS
 

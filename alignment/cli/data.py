@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..data import CORPORA, corpus_dir, describe, fetch as fetch_corpus, is_fetched, summary
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 
 
 def _emit(rows: list[dict], as_json: bool, columns: list[str]) -> None:

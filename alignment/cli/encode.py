@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import click
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .root import fail
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}

@@ -4,12 +4,13 @@ imported only when used, so `xmodal --help` stays fast."""
 from __future__ import annotations
 
 import os
-import sys
 from importlib.metadata import entry_points
 
 import click
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
+from ..core.output import fail
+from ..core.threads import set_threads
 
 
 class PluginGroup(click.Group):
@@ -48,25 +49,6 @@ def cli(threads: int | None) -> None:
     """Cross-modal retrieval: encode, index, search, align, benchmark."""
     if threads:
         set_threads(threads)
-
-
-def set_threads(n: int) -> None:
-    """Use `n` CPU threads in torch and FAISS."""
-    import torch
-
-    torch.set_num_threads(n)
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(n)
-    except ImportError:
-        pass
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Print one error line to stderr and exit with `code`."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .base import Log
 from .cache import Stages, atomic_file, corpus_dir, corpus_lock, write_json_atomic
 from .dedup import merge_duplicate_groups

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .cache import Stages, atomic_dir
 
 _NOT_FOUND = ("unable to locate package", "can't select", "has no installation candidate",

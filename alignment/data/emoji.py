@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .base import Built, Log
 from .cache import atomic_file
 from .debian import fetch_package

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .base import Built, Log
 from .debian import fetch_package
 from .gm import article

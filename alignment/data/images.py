@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 
 # PIL refuses to open images above twice its warning limit; we use the same line.
 BOMB_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)

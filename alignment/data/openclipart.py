@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .base import Built, Log
 from .debian import fetch_package
 from .images import RESIZE_PIXELS, downscale_copy, inspect_image

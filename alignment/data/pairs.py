@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import BadInput
-from ..jsonl import json_lines
+from ..core.errors import BadInput
+from ..core.jsonl import json_lines
 
 PAIR_MODALITIES = ("image", "audio", "text")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .base import Built, Log
 from .debian import require_tool
 from .instruments import CLIP_SECONDS, SAMPLE_RATE, SLOT_SECONDS, ClipPlan, schedule

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 
 MAX_AUDIO_SECONDS = 60.0
 SILENT_PEAK = 1e-4

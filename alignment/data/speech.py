@@ -15,7 +15,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .base import Built, Log
 from .cache import atomic_file
 from .debian import require_tool

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 
 try:  # optional hardening
     from defusedxml import ElementTree as _DefusedET

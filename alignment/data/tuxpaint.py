@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import BadInput, XmodalError
+from ..core.errors import BadInput, XmodalError
 from .base import Built, Log
 from .cache import atomic_file
 from .debian import fetch_package

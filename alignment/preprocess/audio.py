@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..config import AudioConfig
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .source import describe, open_source
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS: below this a clip carries no signal

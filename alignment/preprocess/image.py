@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from .source import describe, open_source
 
 # We check the pixel count ourselves (below) and raise BadInput, so PIL's

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 
 # ~30 characters per token is far more than any real text needs, so this
 # cap never changes what the tower sees for max_tokens <= 512.

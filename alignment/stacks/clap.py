@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..config import AudioConfig
-from ..errors import UnknownModel
+from ..core.errors import UnknownModel
 from ..heads import Head
 from ..preprocess.audio import load_windows
 from ..preprocess.source import describe

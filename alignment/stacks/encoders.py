@@ -1,5 +1,5 @@
 """Encoder objects shared by the built-in stacks: tower + head + the
-modality's preprocessing, satisfying `xmodal.alignment.contracts.Encoder`.
+modality's preprocessing, satisfying `xmodal.alignment.core.contracts.Encoder`.
 
 Every encoder exposes `tower` (nn.Module) and `head` (`Head`) as plain
 attributes so an alignment checkpoint can swap in trained heads / tower
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..config import AudioConfig
-from ..contracts import l2_normalise
+from ..core.contracts import l2_normalise
 from ..heads import Head
 from ..preprocess.audio import prepare_audio
 from ..preprocess.image import decode_image, describe

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import UnknownModel, XmodalError
+from ..core.errors import UnknownModel, XmodalError
 from ..heads import Head
 from ..stack import EncoderStack
 from ..towers.clip import HFImage, HFText

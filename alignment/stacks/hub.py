@@ -16,7 +16,7 @@ import threading
 from typing import Iterator
 from urllib.parse import urlparse
 
-from ..errors import MissingWeights
+from ..core.errors import MissingWeights
 
 _reachable: bool | None = None
 _lock = threading.Lock()
@@ -76,7 +76,7 @@ def missing(family: str, target: str, exc: BaseException | str, local_hint: str,
 def local_or_hub(family: str, argument: str | None, usage: str) -> tuple[str, bool]:
     """A hub id or an existing local dir; a missing path-looking target is
     reported now instead of being sent to the hub as an id."""
-    from ..errors import UnknownModel
+    from ..core.errors import UnknownModel
 
     if not argument:
         raise UnknownModel(f"{family} needs a model: {usage}")

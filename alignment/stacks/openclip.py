@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import MissingWeights, UnknownModel
+from ..core.errors import MissingWeights, UnknownModel
 from ..heads import Head
 from ..stack import EncoderStack
 from ..towers.clip import OpenClipImage, OpenClipText

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 
 
 def _pooled(out) -> torch.Tensor:

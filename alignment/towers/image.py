@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..config import ImageConfig
-from ..errors import MissingWeights
+from ..core.errors import MissingWeights
 from ..heads import seeded
 
 

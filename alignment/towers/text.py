@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..config import TextConfig
-from ..errors import MissingWeights
+from ..core.errors import MissingWeights
 from ..heads import seeded
 
 

@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 import numpy as np
 import torch
 
-from ..errors import BadInput
+from ..core.errors import BadInput
 from ..preprocess.audio import load_windows, log_mel
 from .augment import AugmentConfig, augment
 from .data import Item

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..contracts import l2_normalise
+from ..core.contracts import l2_normalise
 from .evaluate import Embedded, evaluate_embedded, mean_recall
 from .model import SplitData
 

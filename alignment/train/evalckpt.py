@@ -20,7 +20,7 @@ from typing import TextIO
 import numpy as np
 
 from ..aligned import read_info
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from ..registry import load_encoder
 from .data import Item, from_corpora
 from .evaluate import Embedded, Recall, evaluate_embedded

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..contracts import MODALITIES, l2_normalise
+from ..core.contracts import MODALITIES, l2_normalise
 
 KS = (1, 5, 10)
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from ..hashing import DigestMemo
+from ..core.hashing import DigestMemo
 from ..pipeline import run_batches
 from ..stacks.fingerprint import cache_dir
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .trainer import TrainConfig
 
 

@@ -64,7 +64,7 @@ def prepare(recipe: Recipe, items: list[Item], log: TextIO | None = sys.stderr, 
         out.items[split] = part
         out.skipped += sk
     if "train" not in out.data:
-        from ..errors import XmodalError
+        from ..core.errors import XmodalError
 
         raise XmodalError("no training items (every item is in val/test): check the data's 'split' fields")
     return out

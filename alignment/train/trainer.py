@@ -22,7 +22,7 @@ from typing import Callable, TextIO
 import numpy as np
 import torch
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from ..losses import multimodal_info_nce
 from .evaluate import Embedded, Recall, evaluate_embedded, mean_recall
 from .model import Aligner, SplitData

@@ -20,7 +20,7 @@ from typing import TextIO
 import numpy as np
 
 from ..aligned import load_checkpoint, save_checkpoint
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .data import Item, by_split
 from .fit import export_tensors, fit_stages, load_into, make_aligner
 from .recipes import Recipe

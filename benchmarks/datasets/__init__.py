@@ -2,7 +2,7 @@
 Karpathy splits, AudioCaps, Clotho) and xmodal's offline corpora."""
 from __future__ import annotations
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 from .audio_csv import load_audiocaps, load_clotho
 from .base import EvalItem, EvalSet

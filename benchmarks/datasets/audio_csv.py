@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 from .base import AUDIO_EXTS, EvalItem, EvalSet, clean_captions, find_first, index_files, require_dir
 

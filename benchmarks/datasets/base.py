@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.indexer.records import Record
 
 MEDIA = ("image", "audio")

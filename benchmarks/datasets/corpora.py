@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xmodal.alignment.errors import BadInput, XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 
 from .base import MEDIA, EvalItem, EvalSet, clean_captions
 

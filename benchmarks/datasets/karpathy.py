@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 from .base import IMAGE_EXTS, EvalItem, EvalSet, clean_captions, find_first, index_files, require_dir
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from xmodal.alignment.jsonl import json_lines
+from xmodal.alignment.core.jsonl import json_lines
 
 from ..records import Record
 from .base import Entry, Skipped

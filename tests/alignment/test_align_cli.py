@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from xmodal.alignment.cli.root import cli
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.train.synthetic import write_synthetic_files
 
 

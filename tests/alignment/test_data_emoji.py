@@ -4,7 +4,7 @@ from PIL import Image, ImageFont
 
 from xmodal.alignment.data import emoji
 from xmodal.alignment.data.emoji import Renderer, build_from, captions_for, read_annotations
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 CLDR = """<?xml version="1.0" encoding="UTF-8" ?>
 <ldml><annotations>

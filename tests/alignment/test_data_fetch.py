@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from xmodal.alignment.cli.data import data
 from xmodal.alignment.data import corpus_dir, debian, fetch, freedesktop, load_corpus
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from xmodal.alignment.data import Pair, SplitConfig, assign, read_pairs, write_p
 from xmodal.alignment.data.images import inspect_image
 from xmodal.alignment.data.pairs import group_key
 from xmodal.alignment.data.splits import check_disjoint, split_of_group, write_splits
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 
 def pairs_with_groups(n_groups=300, per_group=(1, 2, 3, 7)):

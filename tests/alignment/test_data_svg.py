@@ -6,7 +6,7 @@ from PIL import Image
 
 from xmodal.alignment.data import openclipart as oc
 from xmodal.alignment.data.svgmeta import SvgMeta, meta_from_root, parse_svg_bytes, read_svg_meta
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 
 
 def svg_doc(title="A red apple", desc="A shiny red apple.", keywords=("fruit", "apple"),

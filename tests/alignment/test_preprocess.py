@@ -10,7 +10,7 @@ import soundfile as sf
 from PIL import Image
 
 from xmodal.alignment.config import load_config
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.alignment.preprocess.audio import load_windows, log_mel, prepare_audio
 from xmodal.alignment.preprocess.image import decode_image
 from xmodal.alignment.preprocess.text import apply_template, clean_text

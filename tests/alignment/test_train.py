@@ -164,7 +164,7 @@ def test_training_with_several_captions_per_item_still_learns_the_planted_map():
 
 
 def test_recipe_refuses_a_caption_count_below_one():
-    from xmodal.alignment.errors import XmodalError
+    from xmodal.alignment.core.errors import XmodalError
     from xmodal.alignment.train.recipes import Recipe
 
     with pytest.raises(XmodalError, match="captions_per_item"):

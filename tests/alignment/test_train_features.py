@@ -33,7 +33,7 @@ def test_digest_memo_reads_a_file_once_until_it_changes(tmp_path, monkeypatch):
     import hashlib
     import os
 
-    from xmodal.alignment import hashing
+    from xmodal.alignment.core import hashing
 
     f = tmp_path / "a.png"
     f.write_bytes(b"first")

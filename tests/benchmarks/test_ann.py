@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.benchmarks import ann, ann_peers
 from xmodal.benchmarks.ann_bench import run_ann
 from xmodal.benchmarks.ann_data import exact_topk, load_vectors

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.benchmarks.datasets import load_dataset
 
 

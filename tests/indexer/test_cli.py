@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.indexer.cli import index
 
 from indexer_helpers import make_images

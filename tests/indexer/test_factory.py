@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.indexer import open_index
 from xmodal.indexer.factory import Thresholds, choose_factory, parse_memory
 from xmodal.indexer.indexing import IndexOptions

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.indexer import open_index, read_manifest
 from xmodal.indexer.manifest import FORMAT_VERSION, IndexManifest, publish_manifest
 from xmodal.indexer.metadata import MetaStore, NewRow

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.indexer import open_index
 from xmodal.indexer.build import BuildConfig, build
 from xmodal.indexer.factory import Thresholds

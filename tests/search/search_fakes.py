@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xmodal.alignment.contracts import EncodeResult, ItemError, l2_normalise
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.contracts import EncodeResult, ItemError, l2_normalise
+from xmodal.alignment.core.errors import XmodalError
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xmodal.alignment.contracts import l2_normalise
+from xmodal.alignment.core.contracts import l2_normalise
 from xmodal.indexer.indexing import Encoded, IndexOptions, index_shards
 from xmodal.indexer.publish import Writer
 from xmodal.indexer.shards import ShardRow, records_hash, write_shard

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.search import Engine, Query
 from xmodal.search.batcher import EncodeBatcher
 

@@ -14,7 +14,7 @@ from xmodal.search.output import hits_table
 @pytest.fixture(autouse=True)
 def _keep_thread_count(monkeypatch):
     """The commands set torch/FAISS to one thread; keep the test process as is."""
-    monkeypatch.setattr("xmodal.alignment.cli.root.set_threads", lambda n: None)
+    monkeypatch.setattr("xmodal.search.cli.set_threads", lambda n: None)
 
 
 def run(*args):
@@ -94,7 +94,7 @@ def test_serve_builds_the_app_and_runs_uvicorn(tiny_index, monkeypatch):
 
     monkeypatch.setattr("uvicorn.run", fake_run)
     threads = []
-    monkeypatch.setattr("xmodal.alignment.cli.root.set_threads", threads.append)
+    monkeypatch.setattr("xmodal.search.cli.set_threads", threads.append)
     res = CliRunner().invoke(search_cli.serve, [str(path), "--port", "8123"])
     assert res.exit_code == 0, res.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123

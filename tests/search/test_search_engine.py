@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from xmodal.alignment.errors import BadInput, XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.search import Engine, Query
 
 from search_fakes import FakeEncoder, FakeIndex, FakeManifest, random_corpus

@@ -3,8 +3,8 @@ checked against brute force over the same vectors."""
 import numpy as np
 import pytest
 
-from xmodal.alignment.contracts import l2_normalise
-from xmodal.alignment.errors import XmodalError
+from xmodal.alignment.core.contracts import l2_normalise
+from xmodal.alignment.core.errors import XmodalError
 from xmodal.search import Engine, Query
 
 from search_fakes import FakeEncoder, random_corpus
