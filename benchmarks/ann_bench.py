@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 from . import ann, ann_peers
 from .ann_data import exact_topk, load_vectors
+from .memory import maxrss_bytes
 from .plots import recall_vs_qps
 from .report import md_table
 
@@ -58,7 +59,7 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
         log(f"  {name}: {res.get('skipped') or res.get('factory')}")
     results = {"vectors": vs.source, "n": vs.n, "dim": vs.dim, "n_queries": len(vs.queries),
                "memory_budget": memory, "memory_budget_bytes": budget, "points": points,
-               "choices": choices, "auto": auto}
+               "choices": choices, "auto": auto, "process_max_rss_bytes": maxrss_bytes()}
     if plot_dir is not None:
         good = [p for p in points if "error" not in p]
         marks = [{"name": name, **a} for name, a in auto.items() if "skipped" not in a]
@@ -67,6 +68,16 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
                 recall_vs_qps(good, Path(plot_dir) / f"ann_recall_vs_{key}.png",
                               f"{vs.source}: {what}", key, marks)
     return results, markdown(results)
+
+
+def run_ann_scale(n: int, dim: int, seed: int, recall: float, memory: str, n_queries: int = 1000,
+                  single_queries: int = 200, plot_dir: str | Path | None = None,
+                  log: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], str]:
+    """What `xmodal index build` makes of `n` x `dim` clustered vectors: the
+    indexer's own choice for one recall target, beside exact search (Flat),
+    on the same held-out queries -- the sweep narrowed to those two."""
+    return run_ann(f"synthetic:{n}x{dim}:{seed}", [recall], memory, n_queries, autofaiss=False,
+                   plot_dir=plot_dir, single_queries=single_queries, families=["Flat"], log=log)
 
 
 def markdown(r: dict[str, Any]) -> str:

@@ -1,27 +1,33 @@
 """`xmodal bench ...`: thin click commands over the benchmark library.
 
-Every run writes report.json, summary.md and PNG plots into --out, and
-prints the summary (or, with --json / when piped, the report as one JSON
-line)."""
+Every run writes report.json and summary.md (plus PNG plots where the
+benchmark has them) into --out, by default a new folder under
+`$XMODAL_CACHE/bench-runs/` (~/.cache/xmodal without it); prints the
+summary on a terminal, or the report as one JSON line with --json or when
+piped; and says on stderr where the report went."""
 from __future__ import annotations
 
 import json
 import shlex
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from .report import compare_markdown, git_state, load_report, write_report
+from .report import compare_markdown, default_out_dir, git_state, load_report, write_report
 
 
 def _command_line(ctx: click.Context) -> str:
-    """The invocation, rebuilt from the parsed options (for the report)."""
+    """The invocation, rebuilt from the parsed parameters (for the report)."""
     parts = ["xmodal", "bench", ctx.info_name or ""]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if not isinstance(param, click.Option) or value in (None, False, ()):
+        if value in (None, False, ()):
+            continue
+        if isinstance(param, click.Argument):
+            parts += [str(v) for v in value] if isinstance(value, (tuple, list)) else [str(value)]
             continue
         flag = param.opts[0] if not param.is_flag or value else param.secondary_opts[0]
         if value is True:
@@ -38,66 +44,86 @@ def _log(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _finish(ctx: click.Context, benchmark: str, out: str, params: dict[str, Any],
-            results: dict[str, Any], md: str, compare: str | None, as_json: bool) -> None:
-    git = (ctx.obj or {}).get("git_at_start") if isinstance(ctx.obj, dict) else None
+def _out_dir(ctx: click.Context, benchmark: str) -> Path:
+    """--out, or a new run folder under the cache dir; recorded as given."""
+    out = ctx.params.get("out")
+    path = Path(out) if out else default_out_dir(benchmark)
+    ctx.params["out"] = str(path)  # the recorded command names the folder the report went to
+    return path
+
+
+def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results: Any, md: str) -> None:
+    """Write the report (+ --compare deltas), print it, say where it is."""
+    out, compare = Path(ctx.params["out"]), ctx.params.get("compare")
+    git = ctx.obj.get("git_at_start") if isinstance(ctx.obj, dict) else None
     path = write_report(out, benchmark, _command_line(ctx), params, results, md, git)
     report = json.loads(path.read_text())
     if compare:
         md = md + "\n\n" + compare_markdown(report, load_report(compare), compare)
-        (Path(out) / "summary.md").write_text(md + "\n")
-    if as_json or not sys.stdout.isatty():
+        (out / "summary.md").write_text(md + "\n")
+    if ctx.params.get("as_json") or not sys.stdout.isatty():
         click.echo(json.dumps(report))
     else:
         click.echo(md)
-        click.echo(f"\nreport: {path}")
+    _log(f"report: {path} (summary.md{', plots' if any(out.glob('*.png')) else ''} beside it)")
 
 
 @click.group()
 @click.pass_context
 def bench(ctx: click.Context) -> None:
-    """Benchmarks: retrieval recall@k, ANN trade-offs, throughput."""
+    """Benchmarks: retrieval recall@k, ANN trade-offs, throughput, query
+    latency, server load. Each run writes report.json + summary.md (+ plots)."""
     ctx.obj = {"git_at_start": git_state()}  # the code that runs, even if the tree moves meanwhile
 
 
-_compare = click.option("--compare", type=click.Path(dir_okay=False), default=None,
-                        help="An older report.json: print the deltas against it.")
-_json = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON line.")
+def _outputs(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--out, --compare and --json, the same on every benchmark."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON line.")(fn)
+    fn = click.option("--compare", type=click.Path(dir_okay=False), default=None,
+                      help="An older report.json: print the deltas against it.")(fn)
+    return click.option("--out", type=click.Path(file_okay=False), default=None,
+                        help="Output folder [default: a new one under $XMODAL_CACHE/bench-runs/].")(fn)
+
+
+_target = click.option("--target", type=click.Choice(["image", "audio", "text", "all"]), default="all",
+                       show_default=True, help="Which modality the queries search.")
+_query_file = click.option("--query-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                           help="Text queries, one per line [default: a built-in list of 50].")
 
 
 @bench.command("ann")
 @click.option("--vectors", required=True, help="INDEX_DIR or synthetic:NxD[:seed].")
 @click.option("--recall", "recalls", type=float, multiple=True, help="Recall@10 targets (repeatable).")
 @click.option("--memory", default="2G", show_default=True, help="Index memory budget, e.g. 2G.")
-@click.option("--queries", "n_queries", type=int, default=1000, show_default=True,
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Held-out queries.")
-@click.option("--single-queries", type=int, default=200, show_default=True,
+@click.option("--single-queries", type=click.IntRange(min=1), default=200, show_default=True,
               help="Queries timed one at a time per point (QPS single).")
 @click.option("--families", default=None,
               help="Comma-separated grid families (Flat,HNSW,IVF-Flat,OPQ+IVF-PQ); 'none' = automatic choices only.")
 @click.option("--no-autofaiss", is_flag=True, help="Do not run autofaiss even if its venv exists.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@_compare
-@_json
+@_outputs
 @click.argument("extra_recalls", nargs=-1, type=float)
 @click.pass_context
 def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory: str, n_queries: int,
-            single_queries: int, families: str | None, no_autofaiss: bool, out: str, compare: str | None, as_json: bool,
-            extra_recalls: tuple[float, ...]) -> None:
+            single_queries: int, families: str | None, no_autofaiss: bool, out: str | None,
+            compare: str | None, as_json: bool, extra_recalls: tuple[float, ...]) -> None:
     """Sweep FAISS index families: recall@10 vs QPS vs memory vs build time.
 
     `--recall 0.9 0.95 0.99` works: values after the first are taken too."""
     from .ann_bench import run_ann
 
+    out = _out_dir(ctx, "ann")
     targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
-    ctx.params["recalls"] = targets  # so the recorded command shows every target (--recall 0.9 --recall 0.95 ...)
+    # so the recorded command shows every target once (--recall 0.9 --recall 0.95 ...)
+    ctx.params["recalls"], ctx.params["extra_recalls"] = targets, ()
     fams = None if families is None else [f.strip() for f in families.split(",")
                                           if f.strip() and f.strip().lower() != "none"]
     results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
                           plot_dir=out, single_queries=single_queries, families=fams, log=_log)
     params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries,
               "single_queries": single_queries, "families": fams}
-    _finish(ctx, "ann", out, params, results, md, compare, as_json)
+    _finish(ctx, "ann", params, results, md)
 
 
 @bench.command("retrieval")
@@ -109,53 +135,146 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
 @click.option("--recall", "recall", type=float, default=0.95, show_default=True,
               help="Recall target the index is tuned for.")
 @click.option("--factory", default=None, help="Force a FAISS factory (default: the indexer's choice).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@_compare
-@_json
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@_outputs
 @click.pass_context
 def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None, split: str, memory: str,
-                  recall: float, factory: str | None, batch_size: int, out: str, compare: str | None,
+                  recall: float, factory: str | None, batch_size: int, out: str | None, compare: str | None,
                   as_json: bool) -> None:
     """Recall@1/5/10, mAP and MRR in every direction the data allows,
     exactly and through the FAISS index, side by side."""
     from .retrieval import run_retrieval
     from .retrieval_report import attach_reference, markdown, plot
 
+    out = _out_dir(ctx, "retrieval")
     results = run_retrieval(model, dataset, out, root, split, memory, recall, factory, batch_size, log=_log)
     attach_reference(results)
     plot(results, out)
     params = {"model": model, "dataset": dataset, "root": root, "split": split, "memory": memory,
               "recall": recall, "factory": factory}
-    _finish(ctx, "retrieval", out, params, results, markdown(results), compare, as_json)
+    _finish(ctx, "retrieval", params, results, markdown(results))
+
+
+@bench.command("ann-scale")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Database vectors.")
+@click.option("--dim", type=click.IntRange(min=1), default=384, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--recall", type=float, default=0.95, show_default=True, help="Recall@10 target for the indexer.")
+@click.option("--memory", default="2G", show_default=True, help="Index memory budget (the indexer's default).")
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Held-out queries.")
+@click.option("--single-queries", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Queries timed one at a time (QPS single).")
+@_outputs
+@click.pass_context
+def ann_scale_cmd(ctx: click.Context, n: int, dim: int, seed: int, recall: float, memory: str, n_queries: int,
+                  single_queries: int, out: str | None, compare: str | None, as_json: bool) -> None:
+    """What `xmodal index build` makes of N clustered synthetic vectors:
+    the indexer's own factory choice and tuning vs exact search, recall@10
+    on held-out queries, QPS, memory, build time."""
+    from .ann_bench import run_ann_scale
+
+    out_dir = _out_dir(ctx, "ann-scale")
+    results, md = run_ann_scale(n, dim, seed, recall, memory, n_queries, single_queries, out_dir, log=_log)
+    params = {"n": n, "dim": dim, "seed": seed, "recall": recall, "memory": memory, "queries": n_queries,
+              "single_queries": single_queries}
+    _finish(ctx, "ann-scale", params, results, md)
 
 
 @bench.command("throughput")
 @click.option("--model", required=True, help="Model spec, e.g. lite or tiny.")
-@click.option("--corpus", required=True, multiple=True, type=click.Path(exists=True),
-              help="Folder, manifest or tar the indexer can read (repeatable).")
+@click.option("--corpus", multiple=True, type=click.Path(exists=True),
+              help="Folder, manifest or tar the indexer can read (repeatable) "
+                   "[default: generated JPEG photos, 10 s WAV clips and captions].")
 @click.option("--modality", "modalities", multiple=True, type=click.Choice(["text", "image", "audio"]),
               help="Only these modalities (default: all the corpus has).")
-@click.option("--limit", type=int, default=None, help="At most this many items per modality.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="Decode threads in the pipeline.")
-@click.option("--rounds", type=int, default=3, show_default=True,
-              help="Alternating forward/pipeline rounds; medians are reported.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@_compare
-@_json
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items per modality.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Decode threads in the pipeline.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved forward/pipeline rounds; medians are reported.")
+@_outputs
 @click.pass_context
 def throughput_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], modalities: tuple[str, ...],
-                   limit: int | None, batch_size: int, workers: int, rounds: int, out: str,
+                   limit: int | None, batch_size: int, workers: int, rounds: int, out: str | None,
                    compare: str | None, as_json: bool) -> None:
-    """Items/s of the full indexing pipeline vs the bare encoder forward,
-    per modality, with peak memory."""
-    from .plots import throughput_bars
-    from .throughput import markdown, run_throughput
+    """Items/s of the bare encoder forward pass and of the full indexing
+    pipeline, per modality, interleaved over rounds, with peak memory."""
+    from xmodal.alignment import load_encoder
 
-    results = run_throughput(model, list(corpus), modalities or ("text", "image", "audio"), limit,
-                             batch_size, workers, rounds, log=_log)
-    throughput_bars(results["modalities"], Path(out) / "throughput.png", f"{model}: items/s")
-    params = {"model": model, "corpus": list(corpus), "modalities": list(modalities), "limit": limit,
-              "batch_size": batch_size, "workers": workers, "rounds": rounds}
-    _finish(ctx, "throughput", out, params, results, markdown(results), compare, as_json)
+    from .throughput_report import markdown, plot
+    from .throughput_run import ThroughputOptions, Variant, run_throughput
+
+    out_dir = _out_dir(ctx, "throughput")
+    opts = ThroughputOptions(model, list(corpus), list(modalities) or ["text", "image", "audio"], limit,
+                             batch_size, workers, rounds)
+    # one variant today: the stack as load_encoder builds it (torch eager)
+    result = run_throughput(opts, [Variant("torch", lambda: load_encoder(model))], log=_log)
+    plot(result, out_dir)
+    _finish(ctx, "throughput", asdict(opts), result, markdown(result))
+
+
+@bench.command("query-latency")
+@click.argument("index", type=click.Path(exists=True, file_okay=False))
+@click.option("-n", "--n", "n", type=click.IntRange(min=1), default=300, show_default=True, help="Timed queries.")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@_target
+@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Untimed queries after the first.")
+@_query_file
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Torch/FAISS threads; 1 is what `xmodal serve` uses per query, 0 = leave as set.")
+@_outputs
+@click.pass_context
+def query_latency_cmd(ctx: click.Context, index: str, n: int, k: int, target: str, warmup: int,
+                      query_file: str | None, threads: int, out: str | None, compare: str | None,
+                      as_json: bool) -> None:
+    """Per-stage latency (encode / search / metadata) of single text
+    queries on INDEX: p50/p90/p99 ms."""
+    from xmodal.alignment.core.threads import set_threads
+
+    from .query_latency import DEFAULT_QUERIES, LatencyOptions, load_queries, markdown, run_query_latency
+
+    _out_dir(ctx, "query-latency")  # before the run: a bad --out fails fast
+    if threads:
+        set_threads(threads)
+    opts = LatencyOptions(index, n, k, None if target == "all" else target, warmup,
+                          load_queries(query_file) if query_file else list(DEFAULT_QUERIES))
+    result = run_query_latency(opts)
+    params = {**asdict(opts), "queries": len(opts.queries), "query_file": query_file, "threads": threads}
+    _finish(ctx, "query-latency", params, result, markdown(result, opts))
+
+
+@bench.command("server-load")
+@click.option("--url", default=None, help="Base URL of a running server.")
+@click.option("--index", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Start `xmodal serve INDEX` on a free loopback port for the run.")
+@click.option("-c", "--clients", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("-n", "--requests", type=click.IntRange(min=1), default=2000, show_default=True, help="Request budget.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Time budget in seconds.")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@_target
+@_query_file
+@click.option("--server-threads", type=int, default=None, help="Torch/FAISS threads of the server (with --index).")
+@click.option("--tool", type=click.Choice(["httpx", "wrk"]), default="httpx", show_default=True,
+              help="Load generator: Python threads with httpx, or wrk (time-bounded only).")
+@_outputs
+@click.pass_context
+def server_load_cmd(ctx: click.Context, url: str | None, index: str | None, clients: int, requests: int,
+                    duration: float, k: int, target: str, query_file: str | None, server_threads: int | None,
+                    tool: str, out: str | None, compare: str | None, as_json: bool) -> None:
+    """Requests/s and latency the search server sustains under CLIENTS
+    concurrent clients."""
+    from .query_latency import DEFAULT_QUERIES, load_queries
+    from .server_load import LoadOptions, markdown, run_server_load
+
+    if bool(url) == bool(index):
+        raise click.UsageError("give exactly one of --url or --index")
+    _out_dir(ctx, "server-load")
+    opts = LoadOptions(url, index, clients, requests, duration, k, None if target == "all" else target,
+                       server_threads, tool, load_queries(query_file) if query_file else list(DEFAULT_QUERIES))
+    result = run_server_load(opts)
+    params = {**asdict(opts), "queries": len(opts.queries), "query_file": query_file}
+    _finish(ctx, "server-load", params, result, markdown(result, opts))

@@ -80,16 +80,23 @@ def pareto_front(points: Sequence[dict[str, Any]], qps_key: str = "qps_batch") -
     return sorted(front, key=lambda p: p["recall@10"])
 
 
-def throughput_bars(rows: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
-    """items/s per modality: full pipeline vs bare encoder forward."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    mods = [r["modality"] for r in rows]
-    xs = range(len(mods))
-    ax.bar([x - 0.2 for x in xs], [r["pipeline_items_per_s"] or 0 for r in rows], width=0.4,
-           label="pipeline (decode+encode+add)")
-    ax.bar([x + 0.2 for x in xs], [r["forward_items_per_s"] or 0 for r in rows], width=0.4,
-           label="bare forward")
-    ax.set_xticks(list(xs), mods)
+def throughput_bars(modalities: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
+    """items/s per modality: full pipeline vs bare encoder forward, one
+    pair of bars per encoder variant.
+
+    `modalities` entries: {"modality", "variants": [{"name",
+    "pipeline_items_per_s", "forward_items_per_s"}, ...]}."""
+    names = [v["name"] for v in modalities[0]["variants"]] if modalities else []
+    fig, ax = plt.subplots(figsize=(4 + 1.5 * max(1, len(names)), 3.5))
+    bars = [(n, stage) for n in names for stage in ("pipeline", "forward")]
+    width = 0.8 / max(1, len(bars))
+    for j, (name, stage) in enumerate(bars):
+        xs = [i - 0.4 + width * (j + 0.5) for i in range(len(modalities))]
+        ys = [next((v[f"{stage}_items_per_s"] or 0 for v in m["variants"] if v["name"] == name), 0)
+              for m in modalities]
+        what = "pipeline (decode+encode+add)" if stage == "pipeline" else "bare forward"
+        ax.bar(xs, ys, width=width, label=what if len(names) == 1 else f"{name}: {what}")
+    ax.set_xticks(list(range(len(modalities))), [m["modality"] for m in modalities])
     ax.set_ylabel("items / s")
     ax.set_title(title, fontsize=11)
     ax.grid(axis="y", alpha=0.3)

@@ -1,23 +1,19 @@
-"""Per-stage latency of single text queries against one index: encode
-(text tower), search (filters + FAISS), metadata (SQLite join), and the
-total, as p50/p99/mean in milliseconds. JSON out.
+"""`xmodal bench query-latency`: per-stage latency of single text queries
+against one index -- encode (text tower), search (filters + FAISS),
+metadata (SQLite join) and the total -- as p50/p90/p99/mean in ms.
 
-    python -m xmodal.benchmarks.query_latency INDEX [-n 300] [--target image] [--threads 1] [--out latency.json]
-
-One query at a time, like an interactive user; warm-up queries are run
-first and not counted (first-call costs are reported separately)."""
+One query at a time, like an interactive user; warm-up queries run first
+and are not counted (the first, cold call is reported on its own)."""
 from __future__ import annotations
 
-import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import click
 import numpy as np
 
-from .report import emit_json, git_state
-from .report import environment as run_environment
+from xmodal.alignment.core.errors import BadInput
 
 STAGES = ("encode", "search", "metadata", "total")
 
@@ -40,6 +36,32 @@ DEFAULT_QUERIES = [
 ]
 
 
+@dataclass
+class LatencyOptions:
+    """What `xmodal bench query-latency` takes."""
+
+    index: str
+    n: int = 300
+    k: int = 10
+    target: str | None = None  # None: every modality
+    warmup: int = 5
+    queries: list[str] = field(default_factory=lambda: list(DEFAULT_QUERIES))
+
+
+@dataclass
+class LatencyResult:
+    """Percentiles per stage over the timed queries."""
+
+    stages_ms: dict[str, dict[str, float]]
+    first_query_ms: dict[str, float]
+    queries: int
+    distinct_queries: int
+    mean_hits: float
+    queries_per_second_serial: float | None
+    engine_open_seconds: float | None = None
+    index: dict[str, Any] | None = None
+
+
 def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
     """p50 / p90 / p99 / mean / min / max of a list of milliseconds."""
     arr = np.asarray(values_ms, dtype=np.float64)
@@ -50,8 +72,20 @@ def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
             "min": round(float(arr.min()), 3), "max": round(float(arr.max()), 3)}
 
 
+def load_queries(path: str) -> list[str]:
+    """Text queries from a file, one per line (blank lines ignored)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(path, f"cannot read queries ({exc})", "pass a UTF-8 text file, one query per line") from None
+    queries = [q.strip() for q in lines if q.strip()]
+    if not queries:
+        raise BadInput(path, "has no queries in it", "write one text query per line")
+    return queries
+
+
 def measure(engine: Any, queries: Sequence[str], n: int, k: int = 10, target: str | None = None,
-            warmup: int = 5) -> dict[str, Any]:
+            warmup: int = 5) -> LatencyResult:
     """Run `n` single-text queries (cycling `queries`); per-stage ms lists
     -> percentiles. The first call is timed on its own (cold caches)."""
     from xmodal.search import Query
@@ -73,59 +107,36 @@ def measure(engine: Any, queries: Sequence[str], n: int, k: int = 10, target: st
         for s in ("encode", "search", "metadata"):
             samples[s].append(stages.get(s, 0.0) * 1000)
         samples["total"].append(total * 1000)
-    return {
-        "stages_ms": {s: percentiles(v) for s, v in samples.items()},
-        "first_query_ms": {s: round(v * 1000, 3) for s, v in first.items()},
-        "queries": n, "distinct_queries": min(n, len(queries)), "mean_hits": round(n_hits / max(n, 1), 2),
-        "queries_per_second_serial": round(n / (sum(samples["total"]) / 1000), 2) if n else None,
-    }
+    return LatencyResult(
+        {s: percentiles(v) for s, v in samples.items()}, {s: round(v * 1000, 3) for s, v in first.items()},
+        n, min(n, len(queries)), round(n_hits / max(n, 1), 2),
+        round(n / (sum(samples["total"]) / 1000), 2) if n else None)
 
 
-def environment(engine: Any, git: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The shared run environment (versions, CPU, threads, git) + the index."""
-    return {**run_environment(git), "index": engine.sources[0].info()}
-
-
-@click.command()
-@click.argument("index", type=click.Path(exists=True, file_okay=False))
-@click.option("-n", "--n", "n", default=300, show_default=True, help="Timed queries.")
-@click.option("-k", "--k", "k", default=10, show_default=True)
-@click.option("--target", type=click.Choice(["image", "audio", "text", "all"]), default="all", show_default=True)
-@click.option("--warmup", default=5, show_default=True)
-@click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False),
-              help="Text queries, one per line (default: a built-in list of 50).")
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="Torch/FAISS threads; 1 is what `xmodal serve` uses per query, 0 = library default.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
-def main(index: str, n: int, k: int, target: str, warmup: int, queries_file: str | None,
-         threads: int | None, out: str | None) -> None:
-    """Per-stage latency (encode / search / metadata) of text queries on INDEX."""
-    from xmodal.alignment.core.errors import XmodalError
-    from xmodal.alignment.core.output import fail
-    from xmodal.alignment.core.threads import set_threads
+def run_query_latency(opts: LatencyOptions) -> LatencyResult:
+    """Open the index (timed), then `measure` it."""
     from xmodal.search import Engine
 
-    git = git_state()  # the code that runs, even if the tree moves during the run
-    if threads:
-        set_threads(threads)
-    queries = DEFAULT_QUERIES
-    if queries_file:
-        queries = [q.strip() for q in Path(queries_file).read_text().splitlines() if q.strip()]
-        if not queries:
-            fail(f"{queries_file}: no queries in it")
-    try:
-        t0 = time.perf_counter()
-        engine = Engine.open(index)
-        load_s = time.perf_counter() - t0
-        result = measure(engine, queries, n, k, None if target == "all" else target, warmup)
-    except XmodalError as exc:
-        fail(str(exc))
-        return
-    report = {"benchmark": "query_latency", "command": " ".join(["python -m xmodal.benchmarks.query_latency", *sys.argv[1:]]),
-              "params": {"index": index, "n": n, "k": k, "target": target, "warmup": warmup},
-              "engine_open_seconds": round(load_s, 3), **result, "environment": environment(engine, git)}
-    emit_json(report, out)
+    if opts.n < 1 or opts.k < 1:
+        raise BadInput(f"-n {opts.n} -k {opts.k}", "needs at least one query and k >= 1")
+    t0 = time.perf_counter()
+    engine = Engine.open(opts.index)
+    open_s = time.perf_counter() - t0
+    result = measure(engine, opts.queries, opts.n, opts.k, opts.target, opts.warmup)
+    result.engine_open_seconds = round(open_s, 3)
+    result.index = engine.sources[0].info()
+    return result
 
 
-if __name__ == "__main__":
-    main()
+def markdown(r: LatencyResult, opts: LatencyOptions) -> str:
+    from .report import md_table
+
+    rows = [[s, *(r.stages_ms[s].get(p) for p in ("p50", "p90", "p99", "mean", "max")), r.first_query_ms.get(s)]
+            for s in STAGES if r.stages_ms.get(s)]
+    return "\n".join([
+        f"## Query latency: {opts.index} ({r.queries} single text queries, k={opts.k}, "
+        f"target {opts.target or 'all'})", "",
+        md_table(["stage", "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms", "first (cold) ms"], rows), "",
+        f"{r.queries_per_second_serial} queries/s serial; {r.distinct_queries} distinct queries, "
+        f"{r.mean_hits} hits each on average; engine opened in {r.engine_open_seconds}s.",
+    ])

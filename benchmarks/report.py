@@ -10,11 +10,12 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
-from xmodal.alignment.core.errors import BadInput
+from xmodal.alignment.core.errors import BadInput, XmodalError
 
 PACKAGES = ("xmodal", "numpy", "torch", "faiss-cpu", "open_clip_torch", "transformers",
             "sentence-transformers", "timm", "librosa")
@@ -93,11 +94,14 @@ def _clean(value: Any) -> Any:
 
 
 def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
-                 params: dict[str, Any], results: dict[str, Any], markdown: str,
+                 params: dict[str, Any], results: Any, markdown: str,
                  git: dict[str, Any] | None = None) -> Path:
-    """Write `report.json` and `summary.md` into `out_dir`; returns the json path."""
+    """Write `report.json` and `summary.md` into `out_dir`; returns the json
+    path. `results` is a dict or a dataclass (written as its fields)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if is_dataclass(results):
+        results = asdict(results)
     report = {"benchmark": benchmark, "command": command, "params": params,
               "environment": environment(git), "results": results}
     path = out / "report.json"
@@ -108,12 +112,22 @@ def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
     return path
 
 
-def emit_json(report: dict[str, Any], out: str | os.PathLike | None) -> None:
-    """Print a standalone benchmark's JSON report, and write it to `out` when given."""
-    text = json.dumps(report, indent=2)
-    if out:
-        Path(out).write_text(text + "\n")
-    print(text)
+def default_out_dir(benchmark: str, now: float | None = None) -> Path:
+    """A new folder for one run: `<cache>/bench-runs/<benchmark>-<UTC time>`
+    (`-2`, `-3`, ... when two runs start in the same second)."""
+    from xmodal.alignment.data.cache import cache_root
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    root = cache_root() / "bench-runs"
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = root / (f"{benchmark}-{stamp}" if n == 1 else f"{benchmark}-{stamp}-{n}")
+        try:
+            path.mkdir()  # claims the name: a concurrent run gets the next one
+            return path
+        except FileExistsError:
+            continue
+    raise XmodalError(f"{root}: no free run folder for {benchmark}-{stamp}; pass --out")
 
 
 def load_report(path: str | os.PathLike) -> dict[str, Any]:

@@ -1,15 +1,10 @@
-"""Load test of the HTTP server: C concurrent clients (threads, one
+"""`xmodal bench server-load`: C concurrent clients (threads, one
 keep-alive httpx connection each) POST text queries to /search against
-loopback until a request count or a time limit is reached. Reports
-requests/s, latency percentiles and status codes as JSON.
-
-    # against a running server
-    python -m xmodal.benchmarks.server_load --url http://127.0.0.1:8000 -c 16 -n 2000 --duration 30
-    # or let it start `xmodal serve INDEX` on a free loopback port and stop it afterwards
-    python -m xmodal.benchmarks.server_load --index my.xmodal -c 16 -n 2000 --duration 30
-    # the same workload from wrk (less client CPU on a small machine)
-    python -m xmodal.benchmarks.server_load --index my.xmodal -c 16 --duration 20 --tool wrk
-"""
+loopback until a request count or a time limit is reached; requests/s,
+latency percentiles and status codes. Against a running server (--url),
+or one it starts with `xmodal serve INDEX` on a free loopback port and
+stops afterwards (--index). `--tool wrk` drives the same workload from wrk
+(less client CPU on a small machine)."""
 from __future__ import annotations
 
 import json
@@ -19,12 +14,28 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-import click
+from xmodal.alignment.core.errors import XmodalError
 
 from .query_latency import DEFAULT_QUERIES, percentiles
-from .report import emit_json, environment, git_state
+
+
+@dataclass
+class LoadOptions:
+    """What `xmodal bench server-load` takes: exactly one of url / index."""
+
+    url: str | None = None
+    index: str | None = None
+    clients: int = 16
+    requests: int = 2000
+    duration: float = 30.0
+    k: int = 10
+    target: str | None = None  # None: every modality
+    server_threads: int | None = None
+    tool: str = "httpx"
+    queries: list[str] = field(default_factory=lambda: list(DEFAULT_QUERIES))
 
 
 def run_load(url: str, clients: int, total: int, duration: float, k: int = 10,
@@ -86,7 +97,7 @@ def run_wrk(url: str, clients: int, duration: float, k: int = 10, target: str | 
 
     exe = shutil.which("wrk")
     if exe is None:
-        raise click.ClickException("wrk is not installed (apt-get install wrk) — use --tool httpx")
+        raise XmodalError("--tool wrk: wrk is not installed (apt-get install wrk), or use --tool httpx")
     bodies = [json.dumps({"text": q, "k": k, "target": target}) for q in queries]
     lua = ("local bodies = {" + ",".join(f"[==[{b}]==]" for b in bodies) + "}\n"
            "local i = 0\n"
@@ -134,7 +145,7 @@ def start_server(index: str, port: int, threads: int | None, timeout: float = 30
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise click.ClickException(f"server exited with {proc.returncode}: {' '.join(cmd)}")
+            raise XmodalError(f"the server exited with {proc.returncode}: {' '.join(cmd)}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return proc
@@ -142,49 +153,43 @@ def start_server(index: str, port: int, threads: int | None, timeout: float = 30
             pass
         time.sleep(0.5)
     proc.terminate()
-    raise click.ClickException(f"server did not answer /health within {timeout:.0f}s")
+    raise XmodalError(f"the server did not answer /health within {timeout:.0f}s: {' '.join(cmd)}")
 
 
-@click.command()
-@click.option("--url", help="Base URL of a running server.")
-@click.option("--index", type=click.Path(exists=True, file_okay=False),
-              help="Start `xmodal serve INDEX` on a free loopback port for the run.")
-@click.option("-c", "--clients", default=16, show_default=True)
-@click.option("-n", "--requests", "total", default=2000, show_default=True, help="Request budget.")
-@click.option("--duration", default=30.0, show_default=True, help="Time budget in seconds.")
-@click.option("-k", "--k", "k", default=10, show_default=True)
-@click.option("--target", type=click.Choice(["image", "audio", "text", "all"]), default="all")
-@click.option("--threads", type=int, default=None, help="Server torch/FAISS threads (with --index).")
-@click.option("--tool", type=click.Choice(["httpx", "wrk"]), default="httpx", show_default=True,
-              help="Load generator: Python threads with httpx, or wrk (time-bounded only).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
-def main(url: str | None, index: str | None, clients: int, total: int, duration: float, k: int,
-         target: str, threads: int | None, tool: str, out: str | None) -> None:
-    """Requests/s the search server sustains with CLIENTS concurrent clients."""
-    if bool(url) == bool(index):
-        raise click.UsageError("give exactly one of --url or --index")
-    git = git_state()  # the code that runs, even if the tree moves during the run
-    proc = None
-    if index:
-        url = f"http://127.0.0.1:{free_port()}"
-        proc = start_server(index, int(url.rsplit(":", 1)[1]), threads)
+def run_server_load(opts: LoadOptions) -> dict[str, Any]:
+    """Warm up with a few requests, then load the server with `opts.tool`."""
+    if bool(opts.url) == bool(opts.index):
+        raise XmodalError("bench server-load: give exactly one of --url or --index")
+    if opts.clients < 1 or opts.requests < 1 or opts.duration <= 0:
+        raise XmodalError("bench server-load: --clients, --requests and --duration must be positive")
+    url, proc = opts.url, None
+    if opts.index:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start_server(opts.index, port, opts.server_threads)
     try:
-        run_load(url, 2, 10, 30.0, k, None if target == "all" else target)  # warm-up
-        tgt = None if target == "all" else target
-        result = (run_wrk(url, clients, duration, k, tgt) if tool == "wrk"
-                  else run_load(url, clients, total, duration, k, tgt))
+        run_load(url, 2, 10, 30.0, opts.k, opts.target, opts.queries)  # warm-up, not counted
+        if opts.tool == "wrk":
+            result = run_wrk(url, opts.clients, opts.duration, opts.k, opts.target, opts.queries)
+        else:
+            result = run_load(url, opts.clients, opts.requests, opts.duration, opts.k, opts.target, opts.queries)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    report = {"benchmark": "server_load",
-              "command": " ".join(["python -m xmodal.benchmarks.server_load", *sys.argv[1:]]),
-              "params": {"url": url, "index": index, "clients": clients, "requests": total,
-                         "duration": duration, "k": k, "target": target, "server_threads": threads,
-                         "tool": tool},
-              "environment": environment(git), **result}
-    emit_json(report, out)
+    return {"url": url, "server_started": proc is not None, **result}
 
 
-if __name__ == "__main__":
-    main()
+def markdown(r: dict[str, Any], opts: LoadOptions) -> str:
+    from .report import md_table
+
+    lat = r.get("latency_ms") or {}
+    row = [r["tool"], opts.clients, r["requests"], r.get("ok", r["requests"] - r.get("non_2xx", 0)),
+           r["requests_per_second"], lat.get("p50"), lat.get("p90"), lat.get("p99")]
+    codes = r.get("status_codes") or {"non-2xx": r.get("non_2xx"), "socket errors": r.get("socket_errors")}
+    return "\n".join([
+        f"## Server load: {opts.index or r['url']} (k={opts.k}, target {opts.target or 'all'})", "",
+        md_table(["tool", "clients", "requests", "ok", "requests/s", "p50 ms", "p90 ms", "p99 ms"], [row]), "",
+        f"Status: {', '.join(f'{k} {v}' for k, v in codes.items())}. Latency over successful requests; "
+        "the load generator shares the machine with the server.",
+    ])

@@ -103,7 +103,7 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
                               "--queries", "30", "--single-queries", "10", "--no-autofaiss", "--out", str(out1),
                               "--json"])
     assert r.exit_code == 0, r.output
-    report = json.loads(r.output.strip().splitlines()[-1])
+    report = json.loads(r.stdout)
     assert report["params"]["recall"] == [0.9, 0.99]
     assert report["command"].startswith("xmodal bench ann --vectors synthetic:1000x8 --recall 0.9 --recall 0.99")
     assert report["environment"]["versions"]["faiss-cpu"]
@@ -129,3 +129,30 @@ def test_families_filter_and_auto_only_run(tmp_path):
 def test_cli_bad_vectors_is_one_line_error(tmp_path):
     r = CliRunner().invoke(bench, ["ann", "--vectors", "synthetic:axb", "--out", str(tmp_path)])
     assert r.exit_code != 0 and isinstance(r.exception, BadInput)
+
+
+def test_cli_ann_scale_measures_the_indexer_choice_beside_exact(tmp_path):
+    r = CliRunner().invoke(bench, ["ann-scale", "--n", "3000", "--dim", "8", "--recall", "0.9", "--queries", "20",
+                                   "--single-queries", "5", "--out", str(tmp_path / "o"), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["results"]
+    assert res["n"] == 3000 and res["dim"] == 8 and [p["name"] for p in res["points"]] == ["Flat"]
+    assert res["points"][0]["recall@10"] == 1.0  # exact search against its own ground truth
+    assert set(res["auto"]) == {"xmodal@0.9", "autofaiss"} and "skipped" in res["auto"]["autofaiss"]
+    assert res["auto"]["xmodal@0.9"]["recall@10"] >= 0.9 and res["process_max_rss_bytes"] > 0
+
+
+def test_default_out_is_a_new_folder_under_the_cache(tmp_path, monkeypatch):
+    from xmodal.benchmarks.report import default_out_dir
+
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    first, second = default_out_dir("ann", now=0), default_out_dir("ann", now=0)
+    assert first == tmp_path / "cache" / "bench-runs" / "ann-19700101-000000"
+    assert second.name == "ann-19700101-000000-2" and second.is_dir()
+    r = CliRunner().invoke(bench, ["ann", "--vectors", "synthetic:500x8", "--queries", "10", "--single-queries", "2",
+                                   "--families", "Flat", "--no-autofaiss", "--recall", "0.9"])
+    assert r.exit_code == 0, r.output
+    (run,) = [p for p in (tmp_path / "cache" / "bench-runs").iterdir() if not p.name.startswith("ann-1970")]
+    assert (run / "report.json").is_file() and (run / "summary.md").is_file()
+    assert f"report: {run / 'report.json'}" in r.stderr
+    assert json.loads(r.stdout)["command"].endswith(f"--out {run}")  # piped: the report as one JSON line

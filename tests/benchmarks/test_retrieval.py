@@ -94,7 +94,7 @@ def test_cli_retrieval_audio_dataset_with_hnsw(clotho_root, tmp_path):
                                    str(clotho_root), "--factory", "HNSW16", "--out", str(tmp_path / "o"),
                                    "--json"])
     assert r.exit_code == 0, r.output
-    rep = json.loads(r.output.strip().splitlines()[-1])
+    rep = json.loads(r.stdout)
     dirs = {d["direction"] for d in rep["results"]["directions"]}
     assert dirs == {"text->audio", "audio->text"}
     assert rep["results"]["index"]["factory"] == "HNSW16"
