@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from .core.atomic import atomic_path, atomic_write_text
 from .core.errors import BadInput
 from .core.hashing import hash_file
 
@@ -80,14 +81,11 @@ def save_checkpoint(out_dir: str | Path, tensors: dict[str, torch.Tensor], info:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clean = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    tmp = out / (WEIGHTS + ".tmp")
-    save_file(clean, str(tmp), metadata={"format": FORMAT})
-    os.replace(tmp, out / WEIGHTS)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(clean, str(tmp), metadata={"format": FORMAT})
     os.chmod(out / WEIGHTS, 0o644)  # the writer may create it private
     info.weights_sha256 = hash_file(out / WEIGHTS)
-    tmpj = out / (CONFIG + ".tmp")
-    tmpj.write_text(json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n")
-    os.replace(tmpj, out / CONFIG)
+    atomic_write_text(out / CONFIG, json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n")
     return out
 
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
+from xmodal.alignment.core.atomic import atomic_write_text
 from xmodal.alignment.core.errors import BadInput, XmodalError
 
 PACKAGES = ("xmodal", "numpy", "torch", "faiss-cpu", "open_clip_torch", "transformers",
@@ -105,9 +106,7 @@ def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
     report = {"benchmark": benchmark, "command": command, "params": params,
               "environment": environment(git), "results": results}
     path = out / "report.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_clean(report), indent=2, sort_keys=False))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(_clean(report), indent=2, sort_keys=False))
     (out / "summary.md").write_text(markdown if markdown.endswith("\n") else markdown + "\n")
     return path
 

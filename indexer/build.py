@@ -16,12 +16,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
+from xmodal.alignment.core.atomic import atomic_write_json
 from xmodal.alignment.core.errors import XmodalError
 
 from .embed import embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds
 from .indexing import Encoded, IndexOptions, index_shards
-from .manifest import REPORT_NAME, IndexManifest, atomic_write_json
+from .manifest import REPORT_NAME, IndexManifest
 from .publish import Writer
 from .readers import Entry, Record, Skipped, read_corpus
 from .shards import read_descriptor
@@ -148,10 +149,10 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
                                     opts, cfg.dtype, log, {"corpus_roots": corpus_roots(cfg.corpus)})
         except XmodalError as exc:
             report["error"] = str(exc)
-            atomic_write_json(out / REPORT_NAME, report)
+            atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)
             raise
         report.update(_manifest_part(manifest, time.perf_counter() - t_start))
-        atomic_write_json(out / REPORT_NAME, report)
+        atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)
     return report
 
 

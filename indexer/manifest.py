@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from xmodal.alignment.core.atomic import atomic_write_bytes
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.hashing import hash_file
 
@@ -68,36 +69,6 @@ class IndexManifest:
         if missing:
             raise XmodalError(f"{where}: missing {', '.join(missing)}; the index is damaged, rebuild it")
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # some filesystems do not allow opening directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, whole."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

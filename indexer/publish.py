@@ -6,14 +6,14 @@ time a writer opens the directory."""
 from __future__ import annotations
 
 import fcntl
-import os
 from pathlib import Path
 
 import faiss
 
+from xmodal.alignment.core.atomic import atomic_path
 from xmodal.alignment.core.errors import XmodalError
 
-from .manifest import (META_NAME, MANIFEST_NAME, SHARDS_DIR, IndexManifest, file_entry, fsync_dir,
+from .manifest import (META_NAME, MANIFEST_NAME, SHARDS_DIR, IndexManifest, file_entry,
                        index_file_name, publish_manifest, read_manifest)
 from .metadata import MetaStore
 
@@ -55,12 +55,8 @@ class Writer:
     def write_index(self, index: faiss.Index, generation: int) -> str:
         """Write the FAISS file of `generation` atomically; returns its name."""
         name = index_file_name(generation)
-        tmp = self.dir / f".{name}.tmp"
-        faiss.write_index(index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / name)
-        fsync_dir(self.dir)
+        with atomic_path(self.dir / name) as tmp:
+            faiss.write_index(index, str(tmp))
         return name
 
     def file_entries(self, index_name: str) -> dict[str, dict]:
@@ -98,7 +94,7 @@ class Writer:
                 continue
             if gen <= generation - KEEP_GENERATIONS or gen > generation:
                 p.unlink(missing_ok=True)
-        for p in self.dir.glob(".index.*.faiss.tmp"):
+        for p in self.dir.glob(".index.*.faiss.tmp*"):  # left by a killed writer
             p.unlink(missing_ok=True)
 
     def close(self) -> None:

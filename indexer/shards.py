@@ -19,7 +19,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .manifest import SHARDS_DIR, atomic_write_bytes
+from xmodal.alignment.core.atomic import atomic_write_bytes
+
+from .manifest import SHARDS_DIR
 
 DTYPES = {"float16": np.float16, "float32": np.float32}
 

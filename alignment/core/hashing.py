@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from .atomic import atomic_write_json
+
 
 def hash_file(path: str | Path, algo: str = "sha256", chunk: int = 1 << 20) -> str:
     """Hex digest of a file's bytes, read `chunk` bytes at a time."""
@@ -50,10 +52,7 @@ class DigestMemo:
             return
         self.known = {k: v for k, v in self.known.items() if self._current(k)}
         try:
-            self.store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.store.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.known))
-            os.replace(tmp, self.store)
+            atomic_write_json(self.store, self.known)
             self.changed = False
         except OSError:
             pass

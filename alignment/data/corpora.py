@@ -16,9 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..core.atomic import atomic_path
 from ..core.errors import XmodalError
 from .base import Log
-from .cache import Stages, atomic_file, corpus_dir, corpus_lock, write_json_atomic
+from .cache import Stages, corpus_dir, corpus_lock, write_json_atomic
 from .dedup import merge_duplicate_groups
 from .pairs import Pair, read_pairs, write_pairs
 from .splits import SPLITS, SplitConfig, write_splits
@@ -85,9 +86,9 @@ def _build(name: str, mod, root: Path, cache, log: Log) -> None:
     _check_unique(name, built.pairs)
     if any(p.modality == "image" for p in built.pairs):
         built.notes["near_duplicates"] = merge_duplicate_groups(built.pairs, log)
-    with atomic_file(root / "pairs.jsonl") as tmp:
+    with atomic_path(root / "pairs.jsonl") as tmp:
         write_pairs(tmp, built.pairs)
-    with atomic_file(root / "skipped.jsonl") as tmp:
+    with atomic_path(root / "skipped.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in built.skipped),
                        encoding="utf-8")
     split_summary = write_splits(root, built.pairs, SplitConfig())

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..core.atomic import atomic_path
 from ..core.errors import BadInput
 from .base import Built, Log
-from .cache import atomic_file
 from .debian import fetch_package
 from .pairs import Pair, clean_text, group_key
 
@@ -131,6 +131,6 @@ def _png(renderer: Renderer, cp: str, dest: Path) -> Path:
     if not dest.exists():
         image = renderer.render(cp)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(dest) as tmp:
+        with atomic_path(dest) as tmp:
             image.save(tmp, format="PNG")
     return dest

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..core.atomic import atomic_path
 from ..core.errors import BadInput
 
 # PIL refuses to open images above twice its warning limit; we use the same line.
@@ -75,10 +76,8 @@ def downscale_copy(src: Path, dest: Path, side: int = RESIZE_SIDE) -> tuple[int,
         try:
             with Image.open(src) as im:
                 im.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(f".{dest.name}.tmp")
-                im.save(tmp, format="PNG")
-                tmp.replace(dest)
+                with atomic_path(dest) as tmp:
+                    im.save(tmp, format="PNG")
                 return im.size
         finally:
             Image.MAX_IMAGE_PIXELS = old

@@ -57,7 +57,7 @@ class Pair:
 
 
 def write_pairs(path: Path, pairs: Iterable[Pair]) -> int:
-    """Write pairs as JSON Lines (plain write; callers wrap in atomic_file)."""
+    """Write pairs as JSON Lines (plain write; callers wrap in atomic_path)."""
     n = 0
     with open(path, "w", encoding="utf-8") as fh:
         for p in pairs:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..core.atomic import atomic_path
 from ..core.errors import XmodalError
 from .base import Built, Log
 from .debian import require_tool
@@ -92,9 +93,8 @@ def slice_batch(wav: Path, plans: list[ClipPlan], clips: Path, out: Built,
                               "audible sample for these parameters")
             continue
         dest = clips / f"{plan.id.split('/', 1)[1]}.wav"
-        tmp = dest.with_name(f".{dest.name}.tmp.wav")
-        sf.write(str(tmp), np.clip(clip, -1.0, 1.0), sr, subtype="PCM_16")
-        tmp.replace(dest)
+        with atomic_path(dest, suffix=".wav") as tmp:  # soundfile picks the format by extension
+            sf.write(str(tmp), np.clip(clip, -1.0, 1.0), sr, subtype="PCM_16")
         done[plan.id] = dest
     return done
 

@@ -15,9 +15,9 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..core.atomic import atomic_path
 from ..core.errors import BadInput
 from .base import Built, Log
-from .cache import atomic_file
 from .debian import require_tool
 from .pairs import Pair, group_key
 from .sounds import check_audio
@@ -43,7 +43,7 @@ def speak(text: str, voice: str, speed: int, dest: Path) -> Path:
     """Render `text` to `dest` (wav) with espeak-ng; text goes via stdin."""
     if dest.exists():
         return dest
-    with atomic_file(dest) as tmp:
+    with atomic_path(dest) as tmp:
         proc = subprocess.run([espeak_bin(), "-v", voice, "-s", str(speed), "-w", str(tmp),
                                "--stdin"], input=text, capture_output=True, text=True, timeout=60)
         if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size <= 44:

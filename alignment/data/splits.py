@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .cache import atomic_file, write_json_atomic
+from ..core.atomic import atomic_path
+from .cache import write_json_atomic
 from .pairs import Pair, write_pairs
 
 SPLITS = ("train", "val", "test")
@@ -86,7 +87,7 @@ def write_splits(root: Path, pairs: list[Pair], cfg: SplitConfig = SplitConfig()
     }
     for name in SPLITS:
         items = splits[name]
-        with atomic_file(Path(root) / f"{name}.jsonl") as tmp:
+        with atomic_path(Path(root) / f"{name}.jsonl") as tmp:
             write_pairs(tmp, items)
         per_mod: dict[str, int] = defaultdict(int)
         for p in items:

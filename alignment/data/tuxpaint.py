@@ -18,9 +18,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..core.atomic import atomic_path
 from ..core.errors import BadInput, XmodalError
 from .base import Built, Log
-from .cache import atomic_file
 from .debian import fetch_package
 from .images import inspect_image
 from .pairs import Pair, clean_text, group_key
@@ -77,7 +77,7 @@ class Rasteriser:
         if dest.exists():
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(dest) as tmp:
+        with atomic_path(dest) as tmp:
             proc = subprocess.run([self.exe, "-a", "-w", str(side), "-h", str(side), "-f", "png",
                                    "-o", str(tmp), str(svg)], capture_output=True, text=True,
                                   timeout=60)
@@ -91,7 +91,7 @@ def build(root: Path, log: Log = print) -> Built:
     pkg = fetch_package("tuxpaint-stamps-default", root, log=log)
     out = build_from_dir(pkg / STAMPS, root, Rasteriser.from_package(root, log), log)
     triples = triples_of(out.pairs)
-    with atomic_file(root / "triples.jsonl") as tmp:
+    with atomic_path(root / "triples.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(t, sort_keys=True) + "\n" for t in triples))
     out.notes["triples"] = len(triples)
     return out

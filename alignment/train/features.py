@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from ..core.atomic import atomic_path, atomic_write_json
 from ..core.hashing import DigestMemo
 from ..pipeline import run_batches
 from ..stacks.fingerprint import cache_dir
@@ -66,12 +66,9 @@ class FeatureCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         n = self._next
         self._next += 1
-        tmp = self.dir / f"shard-{n}.tmp"
-        save_file({"features": np.ascontiguousarray(feats, dtype=np.float32)}, str(tmp))
-        os.replace(tmp, self.dir / f"shard-{n}.safetensors")
-        tmpj = self.dir / f"shard-{n}.json.tmp"
-        tmpj.write_text(json.dumps(list(keys)))
-        os.replace(tmpj, self.dir / f"shard-{n}.json")
+        with atomic_path(self.dir / f"shard-{n}.safetensors") as tmp:
+            save_file({"features": np.ascontiguousarray(feats, dtype=np.float32)}, str(tmp))
+        atomic_write_json(self.dir / f"shard-{n}.json", list(keys))
         for r, k in enumerate(keys):
             self._index[k] = (n, r)
         self._shards[n] = np.asarray(feats, dtype=np.float32)
