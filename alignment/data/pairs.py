@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import BadInput
-from ..core.jsonl import json_lines
+from ..core.jsonl import read_json_lines
 
 PAIR_MODALITIES = ("image", "audio", "text")
+REBUILD = "re-run `xmodal data fetch` to rebuild the corpus"
 
 
 @dataclass
@@ -42,8 +43,7 @@ class Pair:
         """Validate one decoded JSON line into a Pair (BadInput if unusable)."""
         missing = [k for k in ("id", "modality", "path", "captions", "group") if k not in d]
         if missing:
-            raise BadInput(where, f"missing field(s) {', '.join(missing)}",
-                           "re-run `xmodal data fetch` to rebuild the corpus")
+            raise BadInput(where, f"missing field(s) {', '.join(missing)}", REBUILD)
         if d["modality"] not in PAIR_MODALITIES:
             raise BadInput(where, f"unknown modality {d['modality']!r}",
                            f"use one of {', '.join(PAIR_MODALITIES)}")
@@ -68,12 +68,8 @@ def write_pairs(path: Path, pairs: Iterable[Pair]) -> int:
 
 def read_pairs(path: Path) -> list[Pair]:
     """Read a pairs JSON Lines file; a bad line raises BadInput naming it."""
-    out = []
-    for where, d, problem in json_lines(path):
-        if problem:
-            raise BadInput(where, problem, "re-run `xmodal data fetch` to rebuild the corpus")
-        out.append(Pair.from_dict(d, where))
-    return out
+    return [Pair.from_dict(line.value, line.where)
+            for line in read_json_lines(path, on_bad="raise", objects=True, hint=REBUILD)]
 
 
 def clean_text(s: str | None, max_chars: int = 300) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import BadInput
-from ..core.jsonl import json_lines
+from ..core.jsonl import read_json_lines
 
 SPLITS = ("train", "val", "test")
 
@@ -107,10 +107,11 @@ def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
     links: list[str | None] = []
     skipped: list[str] = []
     seen: set[str] = set()
-    for where, obj, problem in json_lines(path, path.name):
-        if problem:
-            skipped.append(f"skipped {where}: {problem}")
+    for line in read_json_lines(path, path.name, on_bad="report"):
+        if not line.ok:
+            skipped.append(line.skip_line())
             continue
+        where, obj = line.where, line.value
         try:
             item = item_from_obj(obj, path.parent, where)
         except BadInput as exc:

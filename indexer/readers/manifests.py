@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from xmodal.alignment.core.jsonl import json_lines
+from xmodal.alignment.core.jsonl import read_json_lines
 
 from ..records import Record
 from .base import Entry, Skipped
@@ -87,13 +87,11 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
 
 
 def read_jsonl(path: Path) -> Iterator[Entry]:
-    for where, row, problem in json_lines(path, path.name, errors="replace"):
-        if problem:
-            yield Skipped(where, problem)
-        elif not isinstance(row, dict):
-            yield Skipped(where, "line is not a JSON object")
+    for line in read_json_lines(path, path.name, on_bad="report", objects=True, errors="replace"):
+        if line.ok:
+            yield row_to_entry(line.value, path.parent, line.where)
         else:
-            yield row_to_entry(row, path.parent, where)
+            yield Skipped(line.where, line.problem or "")
 
 
 def read_csv(path: Path) -> Iterator[Entry]:
