@@ -13,23 +13,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from xmodal.alignment.core.errors import BadInput
-
 from .ann_data import VectorSet
 
 K = 10
 SearchFn = Callable[[np.ndarray], np.ndarray]  # queries -> (n, K) labels
-SIZE = re.compile(r"^\s*([\d.]+)\s*([KMGT]?)i?B?\s*$", re.I)
-
-
-def parse_memory(text: str) -> int:
-    """'2G', '512M', '1.5GB' -> bytes."""
-    m = SIZE.match(text or "")
-    if not m:
-        raise BadInput(f"memory '{text}'", "not a size", "write e.g. 2G or 512M")
-    return int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper()))
-
-
 @dataclass
 class Family:
     """One index structure built once, searched with several parameters."""

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from xmodal.alignment.core.sizes import parse_memory
+
 from . import ann, ann_peers
 from .ann_data import exact_topk, load_vectors
 from .memory import maxrss_bytes
@@ -19,7 +21,7 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
             families: Sequence[str] | None = None,
             log: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], str]:
     """Run the sweep; returns (results, markdown)."""
-    budget = ann.parse_memory(memory)
+    budget = parse_memory(memory)
     t0 = time.perf_counter()
     vs = load_vectors(vectors, n_queries)
     log(f"vectors: {vs.source}: {vs.n} x {vs.dim}, {len(vs.queries)} held-out queries "

@@ -150,7 +150,7 @@ def run_retrieval(model: str, dataset: str, out: str | Path, root: str | None = 
     from xmodal.alignment import load_encoder
     from xmodal.indexer import open_index
     from xmodal.indexer.build import BuildConfig, build
-    from xmodal.indexer.factory import parse_memory
+    from xmodal.alignment.core.sizes import parse_memory
 
     ds = load_dataset(dataset, root, split)
     log(f"dataset {ds.name}/{ds.split}: {ds.summary()['items']} items, {ds.n_captions} captions, "

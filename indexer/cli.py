@@ -11,7 +11,9 @@ import click
 
 from xmodal.alignment.core.errors import XmodalError
 
-from .factory import DEFAULT_MEMORY, parse_memory
+from xmodal.alignment.core.sizes import parse_memory
+
+from .factory import DEFAULT_MEMORY
 
 
 def _emit(obj: dict[str, Any], as_json: bool, keys: list[str]) -> None:
@@ -66,7 +68,7 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
     """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index."""
     from .build import BuildConfig, build
 
-    cfg = BuildConfig(list(corpus), out, model, parse_memory(memory), recall, factory, batch_size,
+    cfg = BuildConfig(list(corpus), out, model, parse_memory(memory, DEFAULT_MEMORY), recall, factory, batch_size,
                       shard_size, "float32" if fp32 else "float16")
     try:
         report = build(cfg, progress=not quiet)

@@ -47,19 +47,6 @@ class FactoryChoice:
     est_bytes: int
 
 
-def parse_memory(text: str | int | None) -> int:
-    """'2G', '512M', '1.5GB', 1073741824 -> bytes."""
-    if text is None:
-        return DEFAULT_MEMORY
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", str(text).lower())
-    if not m:
-        raise XmodalError(f"memory budget '{text}': use a size like 512M, 2G or 1.5G")
-    scale = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m.group(2)]
-    return int(float(m.group(1)) * scale)
-
-
 def nlist_for(n: int) -> int:
     """About sqrt(n) lists (a power of two), >= 39 points per centroid to train."""
     target = max(1, int(round(math.log2(max(math.sqrt(n), 1)))))

@@ -14,14 +14,6 @@ from xmodal.benchmarks.cli import bench
 from xmodal.benchmarks.plots import pareto_front
 
 
-def test_parse_memory():
-    assert ann.parse_memory("2G") == 2 * 1024**3
-    assert ann.parse_memory("512M") == 512 * 1024**2
-    assert ann.parse_memory("1.5GB") == int(1.5 * 1024**3)
-    with pytest.raises(BadInput):
-        ann.parse_memory("lots")
-
-
 def test_recall_at_matches_set_overlap():
     found = np.array([[1, 2, 3], [4, 5, 6]])
     truth = np.array([[3, 2, 9], [7, 8, 9]])
