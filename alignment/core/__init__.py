@@ -3,9 +3,11 @@ that own one decision each.
 
   errors     XmodalError and its one-line user errors
   contracts  the Encoder protocol, EncodeResult / ItemError, l2_normalise
-  jsonl      reading JSON Lines (line numbering, blank and bad lines)
+  atomic     atomic file writes (temp file, fsync, os.replace, fsync dir)
+  jsonl      the JSON Lines reader and its bad-line policy
   hashing    streaming file digests and the size+mtime digest memo
   output     CLI output: `fail` (one error line, exit 2)
+  sizes      `parse_memory` ("2G" -> bytes)
   threads    `set_threads` over a registry of runtime thread setters
 
 Modules here import only the standard library, numpy and click, never
