@@ -97,8 +97,14 @@ def _available_line() -> str:
     return "available: " + "; ".join(notes)
 
 
-def load_encoder(spec: str) -> EncoderStack:
-    """Build the encoder stack a spec names, in eval mode."""
+def load_encoder(spec: str, backend: str | None = None, device: str | None = None,
+                 precision: str | None = None) -> EncoderStack:
+    """Build the encoder stack a spec names, in eval mode, running on
+    `backend` (auto|torch|onnx|openvino) and `device` (auto|cpu|cuda[:N]);
+    None means `$XMODAL_BACKEND` / `$XMODAL_DEVICE`, else auto."""
+    from .backends import bind, run_options
+
+    opts = run_options(backend, device, precision)  # a bad name fails before any loading
     parsed = parse_spec(spec)
     _load_entry_points()
     builder = _builders.get(parsed.name)
@@ -110,4 +116,4 @@ def load_encoder(spec: str) -> EncoderStack:
 
         stack = apply_alignment(stack, parsed.align)
     stack.spec = spec
-    return stack.eval()
+    return bind(stack.eval(), opts.backend, opts.device, opts.precision)

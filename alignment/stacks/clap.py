@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..config import AudioConfig
 from ..core.errors import UnknownModel
@@ -18,7 +19,7 @@ from ..preprocess.audio import load_windows
 from ..preprocess.source import describe
 from ..stack import EncoderStack
 from ..towers.clip import ClapAudio, HFText
-from .encoders import TextEncoder, TowerEncoder
+from .encoders import FrozenPooled, TextEncoder, TowerEncoder, example_audio, pool_matrix
 from .fingerprint import combine
 from .hfclip import load_hf, probe_text_dim
 from .hub import weights_digest
@@ -47,11 +48,16 @@ class ClapAudioEncoder(TowerEncoder):
                                truncation=self.truncation)
         return {k: v for k, v in feats.items() if k in ("input_features", "is_longer")}
 
-    def features(self, batch: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+    def graph_inputs(self, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         counts = [int(b["input_features"].shape[0]) for b in batch]
         merged = {k: torch.cat([b[k] for b in batch]) for k in batch[0]}
-        feats = self.tower(**merged)
-        return torch.stack([chunk.mean(0) for chunk in torch.split(feats, counts)])
+        return {**merged, "pool": pool_matrix(counts)}
+
+    def frozen(self) -> nn.Module:
+        return FrozenPooled(self.tower, self.head)
+
+    def example_items(self) -> list[Any]:
+        return example_audio(self, self.cfg.sample_rate, self.cfg.window_seconds)
 
 
 def clap_audio_config(extractor) -> AudioConfig:
