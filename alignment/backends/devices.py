@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 
 DEVICE_CHOICES = "auto|cpu|cuda[:N]"
 LOAD_DEVICE = "cpu"

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..hashing import hash_file
+from ..core.hashing import hash_file
 from ..stacks.fingerprint import cache_dir, combine, tensors_sha256
 from .options import BackendError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .devices import check_device_name, default_device
 
 BACKENDS = ("auto", "torch", "onnx", "openvino")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .devices import Device
 
 AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
