@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import click
 
+from xmodal.alignment.core.atomic import atomic_write_text
+
 from .report import compare_markdown, default_out_dir, git_state, load_report, write_report
 
 
@@ -58,13 +60,13 @@ def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results:
     git = ctx.obj.get("git_at_start") if isinstance(ctx.obj, dict) else None
     path = write_report(out, benchmark, _command_line(ctx), params, results, md, git)
     report = json.loads(path.read_text())
+    summary = out / "summary.md"
     if compare:
-        md = md + "\n\n" + compare_markdown(report, load_report(compare), compare)
-        (out / "summary.md").write_text(md + "\n")
+        atomic_write_text(summary, f"{summary.read_text()}\n{compare_markdown(report, load_report(compare), compare)}\n")
     if ctx.params.get("as_json") or not sys.stdout.isatty():
         click.echo(json.dumps(report))
     else:
-        click.echo(md)
+        click.echo(summary.read_text().rstrip("\n"))
     _log(f"report: {path} (summary.md{', plots' if any(out.glob('*.png')) else ''} beside it)")
 
 

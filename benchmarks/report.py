@@ -107,8 +107,21 @@ def write_report(out_dir: str | os.PathLike, benchmark: str, command: str,
               "environment": environment(git), "results": results}
     path = out / "report.json"
     atomic_write_text(path, json.dumps(_clean(report), indent=2, sort_keys=False))
-    (out / "summary.md").write_text(markdown if markdown.endswith("\n") else markdown + "\n")
+    atomic_write_text(out / "summary.md", markdown.rstrip("\n") + "\n\n" + run_line(report) + "\n")
     return path
+
+
+def run_line(report: dict[str, Any]) -> str:
+    """The summary's last line: what ran, on which code, under what load
+    (timings on a shared machine mean little without it)."""
+    env = report["environment"]
+    git = env.get("git") or {}
+    commit = (git.get("commit") or "unknown")[:10] + (" (dirty tree)" if git.get("dirty") else "")
+    load = env.get("loadavg_at_end")
+    cpus = env["threads"].get("cpus_usable", env["threads"].get("cpu_count"))
+    load_text = " / ".join(f"{x:.1f}" for x in load) if load else "unknown"
+    return (f"`{report['command']}` at {commit}; load average (1/5/15 min) at the end "
+            f"{load_text} on {cpus} CPUs; finished {env['finished_utc']}.")
 
 
 def default_out_dir(benchmark: str, now: float | None = None) -> Path:

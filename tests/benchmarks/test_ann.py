@@ -100,6 +100,8 @@ def test_cli_ann_smoke_and_compare(tmp_path, monkeypatch):
     assert report["command"].startswith("xmodal bench ann --vectors synthetic:1000x8 --recall 0.9 --recall 0.99")
     assert report["environment"]["versions"]["faiss-cpu"]
     assert (out1 / "summary.md").exists() and (out1 / "report.json").exists()
+    last = (out1 / "summary.md").read_text().splitlines()[-1]  # what ran, at which commit, under what load
+    assert last.startswith(f"`{report['command']}` at ") and "load average (1/5/15 min) at the end" in last
     r2 = runner.invoke(bench, ["ann", "--vectors", "synthetic:1000x8", "--queries", "30", "--no-autofaiss",
                                "--single-queries", "10",
                                "--out", str(tmp_path / "r2"), "--compare", str(out1 / "report.json")])
