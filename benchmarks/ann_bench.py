@@ -56,7 +56,7 @@ def run_ann(vectors: str, recalls: Sequence[float], memory: str, n_queries: int 
         log("autofaiss choice (subprocess in its own venv) ...")
         auto["autofaiss"] = ann_peers.autofaiss_choice(vs, truth, memory, single_max=single_queries)
     else:
-        auto["autofaiss"] = {"skipped": "autofaiss disabled (--no-autofaiss)"}
+        auto["autofaiss"] = {"skipped": "autofaiss not run (off for this run)"}
     for name, res in auto.items():
         log(f"  {name}: {res.get('skipped') or res.get('factory')}")
     results = {"vectors": vs.source, "n": vs.n, "dim": vs.dim, "n_queries": len(vs.queries),

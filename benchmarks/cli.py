@@ -62,7 +62,8 @@ def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results:
     report = json.loads(path.read_text())
     summary = out / "summary.md"
     if compare:
-        atomic_write_text(summary, f"{summary.read_text()}\n{compare_markdown(report, load_report(compare), compare)}\n")
+        deltas = compare_markdown(report, load_report(compare), compare)
+        atomic_write_text(summary, f"{summary.read_text()}\n{deltas}\n")
     if ctx.params.get("as_json") or not sys.stdout.isatty():
         click.echo(json.dumps(report))
     else:

@@ -73,7 +73,7 @@ def test_sweep_smoke_exactness_where_it_must_hold(tmp_path):
     assert "error" in by["NotAFactory"]  # reported, the sweep went on
     auto = res["auto"]["xmodal@0.9"]
     assert auto.get("factory") == "Flat" and auto["recall@10"] == 1.0
-    assert "disabled" in res["auto"]["autofaiss"]["skipped"]
+    assert "not run" in res["auto"]["autofaiss"]["skipped"]
     assert (tmp_path / "ann_recall_vs_qps_batch.png").stat().st_size > 0
     assert "| Flat | 1.000 | 1.000 |" in md
     assert by["Flat"]["recall@10_ties"] == 1.0
