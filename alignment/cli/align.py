@@ -14,7 +14,7 @@ import click
 
 from ..core.errors import XmodalError
 from ..train.data import Item, assign_splits, from_corpora, read_jsonl
-from ..train.evaluate import KS
+from ..retrieval_metrics import KS
 
 
 def _read_files(data: tuple[str, ...], published_splits: bool) -> list[Item]:

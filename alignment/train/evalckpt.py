@@ -23,7 +23,8 @@ from ..aligned import read_info
 from ..core.errors import XmodalError
 from ..registry import load_encoder
 from .data import Item, from_corpora
-from .evaluate import Embedded, Recall, evaluate_embedded
+from ..retrieval_metrics import Recall
+from .evaluate import Embedded, evaluate_embedded
 
 
 def embed_items(stack, items: list[Item], log: TextIO | None = sys.stderr) -> tuple[Embedded, list[str]]:

@@ -14,7 +14,8 @@ from ..aligned import CheckpointInfo, HeadInfo, save_checkpoint, tower_fingerpri
 from ..registry import load_encoder, parse_spec
 from .baselines import run_baselines
 from .data import Item, by_split, items_digest
-from .evaluate import Recall, evaluate_embedded
+from ..retrieval_metrics import Recall
+from .evaluate import evaluate_embedded
 from .fit import export_tensors, fit_stages, make_aligner
 from .model import Aligner, SplitData
 from .prepare import FeatureOptions, build_split

@@ -24,7 +24,8 @@ import torch
 
 from ..core.errors import XmodalError
 from ..losses import multimodal_info_nce
-from .evaluate import Embedded, Recall, evaluate_embedded, mean_recall
+from ..retrieval_metrics import Recall
+from .evaluate import Embedded, evaluate_embedded, mean_recall
 from .model import Aligner, SplitData
 
 

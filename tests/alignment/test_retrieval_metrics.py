@@ -1,11 +1,13 @@
-"""Metric definitions vs a brute-force pure-Python reference."""
+"""Retrieval metric definitions vs brute-force pure-Python references."""
 import math
 
 import numpy as np
 import pytest
 
-from xmodal.benchmarks.metrics import (
+from xmodal.alignment import retrieval_metrics as rm
+from xmodal.alignment.retrieval_metrics import (
     Relevance,
+    recall_at_k,
     ranks_exact,
     ranks_from_topk,
     retrieval_metrics,
@@ -141,3 +143,47 @@ def test_relevance_from_keys():
 def test_dim_mismatch_is_refused():
     with pytest.raises(ValueError):
         ranks_exact(np.ones((2, 3)), np.ones((4, 5)), Relevance.from_lists([[0], [1]]))
+
+
+def brute_recall(q, qk, t, tk, k):
+    """Key-based recall: a query hits when a same-key target is in its top k."""
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    t = t / np.linalg.norm(t, axis=1, keepdims=True)
+    hits, used = 0, 0
+    for i in range(len(q)):
+        if qk[i] not in set(tk):
+            continue
+        used += 1
+        scores = [(-float(q[i] @ t[j]), j) for j in range(len(t))]
+        top = [j for _, j in sorted(scores)[:k]]
+        hits += any(tk[j] == qk[i] for j in top)
+    return hits / used
+
+
+@pytest.mark.parametrize("cells", [1 << 22, 30])  # one block, and many small blocks
+def test_recall_at_k_matches_brute_force(monkeypatch, cells):
+    monkeypatch.setattr(rm, "_CELLS", cells)
+    rng = np.random.default_rng(3)
+    q, t = rng.normal(size=(40, 6)), rng.normal(size=(25, 6))
+    qk = rng.integers(0, 30, 40)   # some queries have no positive among targets
+    tk = rng.integers(0, 30, 25)   # and some targets share a key (several positives)
+    got = recall_at_k(q, qk, t, tk, ks=(1, 5, 10), direction="a->b")
+    for k in (1, 5, 10):
+        assert got.recall[k] == pytest.approx(brute_recall(q, qk, t, tk, k))
+    assert got.n_queries + got.n_skipped == 40 and got.n_skipped > 0 and got.n_targets == 25
+    assert got.as_dict()["direction"] == "a->b"
+
+
+def test_blocked_ranks_equal_one_block(monkeypatch):
+    rng = np.random.default_rng(6)
+    g, q = rng.normal(size=(20, 4)), rng.normal(size=(9, 4))
+    rel = Relevance.from_lists([list(rng.choice(20, rng.integers(0, 4), replace=False)) for _ in range(9)])
+    whole = ranks_exact(q, g, rel)
+    monkeypatch.setattr(rm, "_CELLS", 1)  # one query per block
+    assert [r.tolist() for r in ranks_exact(q, g, rel)] == [r.tolist() for r in whole]
+
+
+def test_benchmarks_use_the_same_implementation():
+    from xmodal.benchmarks import metrics
+
+    assert metrics.ranks_exact is ranks_exact and metrics.summarise is rm.summarise
