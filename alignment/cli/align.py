@@ -82,7 +82,9 @@ def align() -> None:
 @click.option("--data", multiple=True, type=click.Path(dir_okay=False), help="Pairs JSON Lines (repeatable).")
 @click.option("--corpus", multiple=True, help="Fetched corpus name (repeatable; default: the recipe's).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Checkpoint dir (default for --recipe lite: the shipped alignment/checkpoints/lite).")
+              help="Checkpoint dir (default: $XMODAL_CACHE/alignments/<recipe name>).")
+@click.option("--install", is_flag=True,
+              help="Replace the shipped alignment (alignment/checkpoints/lite; --recipe lite only).")
 @click.option("--epochs", type=int, default=None)
 @click.option("--head", type=click.Choice(["linear", "mlp"]), default=None)
 @click.option("--n-ctx", type=int, default=None, help="Soft prompt tokens (0: heads only).")
@@ -93,12 +95,12 @@ def align() -> None:
 @click.option("--seed", type=int, default=None)
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Data cache root.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
-def train_cmd(recipe_name, model, data, corpus, out_dir, epochs, head, n_ctx, prompt_init, templates,
+def train_cmd(recipe_name, model, data, corpus, out_dir, install, epochs, head, n_ctx, prompt_init, templates,
               no_audio_tower, no_baselines, seed, cache, as_json) -> None:
     """Train an alignment; report held-out recall (and baselines)."""
     from dataclasses import replace
 
-    from ..train.recipes import Recipe, get_recipe
+    from ..train.recipes import Recipe, checkpoint_dir, get_recipe
     from ..train.run import train_run
 
     if recipe_name and Path(recipe_name).is_file():
@@ -118,10 +120,7 @@ def train_cmd(recipe_name, model, data, corpus, out_dir, epochs, head, n_ctx, pr
     recipe = replace(recipe, **changes)
     if epochs is not None:
         recipe = replace(recipe, train=replace(recipe.train, epochs=epochs))
-    if out_dir is None:
-        if recipe.name != "lite":
-            raise XmodalError("--out DIR is required (where to write the alignment checkpoint)")
-        out_dir = str(Path(__file__).resolve().parent.parent / "checkpoints" / "lite")
+    out_dir = str(checkpoint_dir(recipe.name, out_dir, install))
     items = _load_items(tuple(data), tuple(recipe.corpora), cache, recipe.seed)
     report = train_run(recipe, items, out_dir, log=sys.stderr)
     rows = []

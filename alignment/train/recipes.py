@@ -2,13 +2,14 @@
 dataclass recorded verbatim in the checkpoint's JSON.
 
 `lite` is the recipe of the shipped alignment (`xmodal align train --recipe
-lite`): MiniLM + EfficientNet-Lite0 + log-mel CNN, heads trained on cached
+lite --install` rebuilds it; without `--install` it goes to the cache): MiniLM + EfficientNet-Lite0 + log-mel CNN, heads trained on cached
 features of openclipart + tuxpaint (+ instruments / freedesktop / speech
 for audio), selected on val, reported on test.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ..core.errors import XmodalError
@@ -101,3 +102,20 @@ def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise XmodalError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
     return Recipe.from_dict(asdict(RECIPES[name]))
+
+
+def checkpoint_dir(recipe_name: str, out: str | None = None, install: bool = False) -> Path:
+    """Where `align train` writes: `out`, else `$XMODAL_CACHE/alignments/
+    <recipe name>`. The installed package is written only when asked
+    (`install`), and only the shipped `lite` alignment is installable."""
+    from ..stacks import lite
+    from ..stacks.fingerprint import cache_dir
+
+    if install:
+        if out is not None:
+            raise XmodalError("--install writes the shipped alignment: give either --install or --out, not both")
+        if recipe_name != "lite":
+            raise XmodalError(f"--install replaces the shipped lite alignment; recipe {recipe_name!r} is not it "
+                              "(use --out DIR)")
+        return Path(lite.CHECKPOINT_DIR)
+    return Path(out) if out is not None else cache_dir() / "alignments" / recipe_name

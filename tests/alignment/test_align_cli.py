@@ -134,3 +134,32 @@ def test_eval_baselines_need_corpora_in_the_recipe(trained):
     res = CliRunner().invoke(cli, ["align", "eval", str(out), "--data", jsonl, "--baselines"], env=_env(root))
     assert isinstance(res.exception, XmodalError)
     assert "names no training corpora" in str(res.exception)
+
+
+def test_train_writes_under_the_cache_by_default_never_into_the_package(files):
+    from xmodal.alignment.stacks import lite
+
+    root, jsonl = files
+    shipped = lite.CHECKPOINT_DIR / "alignment.safetensors"
+    before = shipped.stat().st_mtime_ns if shipped.exists() else None
+    res = CliRunner().invoke(cli, ["align", "train", "--model", "tiny", "--data", jsonl, "--epochs", "1",
+                                   "--n-ctx", "0", "--no-audio-tower", "--no-baselines", "--json"], env=_env(root))
+    assert res.exit_code == 0, res.output
+    assert (root / "cache" / "alignments" / "custom" / "alignment.safetensors").is_file()
+    assert (shipped.stat().st_mtime_ns if shipped.exists() else None) == before
+    # --install is the one way into the package: recipe lite only, never with --out
+    for args, says in ((["--install"], "recipe 'custom'"), (["--recipe", "lite", "--install", "--out", "x"], "not both")):
+        res = CliRunner().invoke(cli, ["align", "train", "--model", "tiny", "--data", jsonl, *args], env=_env(root))
+        assert isinstance(res.exception, XmodalError) and says in str(res.exception), res.output
+
+
+def test_install_writes_the_shipped_checkpoint_dir(files, monkeypatch, tmp_path):
+    from xmodal.alignment.stacks import lite
+
+    root, jsonl = files
+    monkeypatch.setattr(lite, "CHECKPOINT_DIR", tmp_path / "shipped")  # stand-in: never the real package
+    res = CliRunner().invoke(cli, ["align", "train", "--recipe", "lite", "--model", "tiny", "--data", jsonl,
+                                   "--install", "--epochs", "1", "--n-ctx", "0", "--no-audio-tower",
+                                   "--no-baselines", "--json"], env=_env(root))
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "shipped" / "alignment.safetensors").is_file()
