@@ -2,12 +2,32 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-HEAD_KINDS = ("linear", "mlp", "identity")
+
+def _linear(in_dim: int, out_dim: int) -> nn.Module:
+    return nn.Linear(in_dim, out_dim)
+
+
+def _mlp(in_dim: int, out_dim: int) -> nn.Module:
+    hidden = max(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
+
+
+def _identity(in_dim: int, out_dim: int) -> nn.Module:
+    if in_dim != out_dim:
+        raise ValueError(f"identity head needs in_dim == out_dim, got {in_dim} != {out_dim}")
+    return nn.Identity()
+
+
+#: head kind -> builder(in_dim, out_dim) of the head's network. A new kind is
+#: one entry here: recipes, `align train --head` and checkpoints name it, and
+#: a checkpoint's state dict loads into the network this builds.
+HEADS: dict[str, Callable[[int, int], nn.Module]] = {"linear": _linear, "mlp": _mlp, "identity": _identity}
+HEAD_KINDS = tuple(HEADS)
 
 
 @contextlib.contextmanager
@@ -22,26 +42,19 @@ def seeded(seed: int) -> Iterator[None]:
 class Head(nn.Module):
     """`in_dim` -> `out_dim` projection.
 
-    kind: 'linear' (one matrix + bias), 'mlp' (Linear-GELU-Linear with a
-    hidden width of max(in_dim, out_dim)), or 'identity' (for towers that
-    already output the shared space, e.g. CLIP; requires in_dim == out_dim).
+    kind: a key of `HEADS`: 'linear' (one matrix + bias), 'mlp'
+    (Linear-GELU-Linear with a hidden width of max(in_dim, out_dim)), or
+    'identity' (for towers that already output the shared space, e.g. CLIP;
+    requires in_dim == out_dim).
     Output is not normalised; encoders L2-normalise after the head.
     """
 
     def __init__(self, in_dim: int, out_dim: int, kind: str = "linear"):
         super().__init__()
-        if kind not in HEAD_KINDS:
-            raise ValueError(f"head kind must be one of {HEAD_KINDS}, got {kind!r}")
+        if kind not in HEADS:
+            raise ValueError(f"head kind must be one of {tuple(HEADS)}, got {kind!r}")
         self.in_dim, self.out_dim, self.kind = in_dim, out_dim, kind
-        if kind == "linear":
-            self.net: nn.Module = nn.Linear(in_dim, out_dim)
-        elif kind == "mlp":
-            hidden = max(in_dim, out_dim)
-            self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
-        else:
-            if in_dim != out_dim:
-                raise ValueError(f"identity head needs in_dim == out_dim, got {in_dim} != {out_dim}")
-            self.net = nn.Identity()
+        self.net: nn.Module = HEADS[kind](in_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -6,46 +6,38 @@ a table on a terminal).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
-from pathlib import Path
+from typing import Iterator
 
 import click
 
 from ..core.errors import XmodalError
-from ..train.data import Item, assign_splits, from_corpora, read_jsonl
+from ..heads import HEADS
 from ..retrieval_metrics import KS
 
-
-def _read_files(data: tuple[str, ...], published_splits: bool) -> list[Item]:
-    """Items of the JSONL files; skipped lines go to stderr. With
-    `published_splits`, a file named train/val/test sets its items' split."""
-    items: list[Item] = []
-    for path in data:
-        got, skipped = read_jsonl(path)
-        for line in skipped:
-            click.echo(line, err=True)
-        for it in got:
-            it.corpus = it.corpus or _corpus_name(path)
-            if published_splits and it.split is None and Path(path).stem in ("train", "val", "test"):
-                it.split = Path(path).stem  # a corpus's published split file
-        items += got
-    return items
+# the kinds with something to train ('identity' passes tower features through)
+TRAINABLE_HEADS = [k for k in HEADS if k != "identity"]
+PROGRESS_LOGGER = "xmodal.alignment.train"
 
 
-def _load_items(data: tuple[str, ...], corpora: tuple[str, ...], cache: str | None, seed: int) -> list[Item]:
-    items = _read_files(data, published_splits=True)
-    if corpora:
-        items += from_corpora(corpora, cache=cache, log=lambda m: click.echo(m, err=True))
-    if not items:
-        raise XmodalError("no training data: pass --data FILE.jsonl, --corpus NAME or --recipe NAME")
-    return assign_splits(items, seed)
-
-
-def _corpus_name(path: str) -> str:
-    """`.../openclipart/test.jsonl` -> openclipart; `mine.jsonl` -> mine."""
-    p = Path(path)
-    return p.parent.name if p.stem in ("train", "val", "test", "pairs") and p.parent.name else p.stem
+@contextlib.contextmanager
+def _progress() -> Iterator[None]:
+    """Training progress (the `xmodal.alignment.train` loggers) as plain
+    lines on stderr while one command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _rows(results: dict, method: str) -> list[dict]:
@@ -86,7 +78,7 @@ def align() -> None:
 @click.option("--install", is_flag=True,
               help="Replace the shipped alignment (alignment/checkpoints/lite; --recipe lite only).")
 @click.option("--epochs", type=int, default=None)
-@click.option("--head", type=click.Choice(["linear", "mlp"]), default=None)
+@click.option("--head", type=click.Choice(TRAINABLE_HEADS), default=None)
 @click.option("--n-ctx", type=int, default=None, help="Soft prompt tokens (0: heads only).")
 @click.option("--prompt-init", default=None, help="Text whose embeddings initialise the soft prompt.")
 @click.option("--templates", default=None, help="Hard template ('a picture of {}') or set (none, picture, ensemble).")
@@ -98,31 +90,19 @@ def align() -> None:
 def train_cmd(recipe_name, model, data, corpus, out_dir, install, epochs, head, n_ctx, prompt_init, templates,
               no_audio_tower, no_baselines, seed, cache, as_json) -> None:
     """Train an alignment; report held-out recall (and baselines)."""
-    from dataclasses import replace
-
-    from ..train.recipes import Recipe, checkpoint_dir, get_recipe
+    from ..train.data import load_items
+    from ..train.recipes import checkpoint_dir, load_recipe, override
     from ..train.run import train_run
 
-    if recipe_name and Path(recipe_name).is_file():
-        recipe = Recipe.from_dict(json.loads(Path(recipe_name).read_text()))
-    elif recipe_name:
-        recipe = get_recipe(recipe_name)
-    else:
-        recipe = Recipe()
-    changes = {k: v for k, v in {"model": model, "head": head, "n_ctx": n_ctx, "prompt_init": prompt_init,
-                                 "templates": templates, "seed": seed}.items() if v is not None}
-    if no_audio_tower:
-        changes["train_audio_tower"] = False
-    if no_baselines:
-        changes["baselines"] = False
-    if data or corpus:
-        changes["corpora"] = list(corpus)
-    recipe = replace(recipe, **changes)
-    if epochs is not None:
-        recipe = replace(recipe, train=replace(recipe.train, epochs=epochs))
+    recipe = override(load_recipe(recipe_name), epochs=epochs, model=model, head=head, n_ctx=n_ctx,
+                      prompt_init=prompt_init, templates=templates, seed=seed,
+                      train_audio_tower=False if no_audio_tower else None,
+                      baselines=False if no_baselines else None,
+                      corpora=list(corpus) if data or corpus else None)
     out_dir = str(checkpoint_dir(recipe.name, out_dir, install))
-    items = _load_items(tuple(data), tuple(recipe.corpora), cache, recipe.seed)
-    report = train_run(recipe, items, out_dir, log=sys.stderr)
+    with _progress():
+        items = load_items(data, recipe.corpora, cache, recipe.seed)
+        report = train_run(recipe, items, out_dir)
     rows = []
     for method in ("trained", "lstsq", "procrustes", "cca", "asif"):
         rows += _rows({c: r[method] for c, r in report["metrics"]["test"].items() if method in r}, method)
@@ -140,35 +120,22 @@ def train_cmd(recipe_name, model, data, corpus, out_dir, install, epochs, head, 
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
 def eval_cmd(ckpt_dir, data, model, baselines, cache, as_json) -> None:
     """Recall@1/5/10 in every direction through the real encoder stack."""
-    from ..train.evalckpt import baseline_report, evaluate_checkpoint
+    from ..train.data import read_files
+    from ..train.run import eval_run
 
-    items = _read_files(data, published_splits=False)
-    results, skipped = evaluate_checkpoint(ckpt_dir, items, model, log=sys.stderr)
-    for line in skipped:
-        click.echo(line, err=True)
-    if skipped:
-        click.echo(f"{len(skipped)} items skipped", err=True)
-    rows = _rows(results, "alignment")
-    if baselines:
-        base = baseline_report(ckpt_dir, items, cache, log=sys.stderr)
-        names = sorted({n for res in base.values() for n in res})
-        for name in names:
-            rows += _rows({c: {d: r for d, r in res[name].items() if d != "hp"}
-                           for c, res in base.items() if name in res}, name)
-        _say_margins(results, base)
-    _emit(rows, as_json)
-
-
-def _say_margins(results: dict, base: dict) -> None:
-    """One stderr line per corpus, direction and k: trained minus best baseline."""
-    from ..train.run import margins
-
-    report = {c: {"trained": {d: r.as_dict() for d, r in res.items()}, **base.get(c, {})}
-              for c, res in results.items()}
-    for direction in ("text->image", "image->text"):
-        for corpus, ks in margins(report, direction).items():
+    with _progress():
+        items = read_files(data, published_splits=False)
+        report = eval_run(ckpt_dir, items, model, baselines, cache)
+    rows = _rows(report.results, "alignment")
+    for name in sorted({n for res in report.baselines.values() for n in res}):
+        rows += _rows({c: {d: r for d, r in res[name].items() if d != "hp"}
+                       for c, res in report.baselines.items() if name in res}, name)
+    for direction, by_corpus in report.margins.items():
+        # one stderr line per corpus, direction and k: trained minus best baseline
+        for corpus, ks in by_corpus.items():
             parts = [f"{k} {100 * m['margin']:+.2f} vs {m['best_baseline']}" for k, m in ks.items()]
             click.echo(f"margin {corpus} {direction}: " + ", ".join(parts), err=True)
+    _emit(rows, as_json)
 
 
 @align.command("transfer")
@@ -182,12 +149,14 @@ def _say_margins(results: dict, base: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
 def transfer_cmd(src_dir, data, shots, out_dir, epochs, seed, as_json) -> None:
     """Zero-shot vs few-shot vs from-scratch on the target's test split."""
-    from ..train.transfer import transfer
+    from ..train.data import load_items
+    from ..train.run import transfer_run
 
     if shots < 2:
         raise XmodalError(f"--shots must be at least 2, got {shots}")
-    items = _load_items(tuple(data), (), None, seed)
-    report = transfer(src_dir, items, shots, out_dir, epochs=epochs, seed=seed, log=sys.stderr)
+    with _progress():
+        items = load_items(data, (), None, seed)
+        report = transfer_run(src_dir, items, shots, out_dir, epochs=epochs, seed=seed)
     rows = []
     for method, res in report["results"].items():
         rows += _rows(res, method)

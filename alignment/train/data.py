@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import BadInput
+from ..core.errors import BadInput, XmodalError
 from ..core.jsonl import read_json_lines
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -161,6 +164,18 @@ def items_digest(items: Iterable[Item]) -> str:
     return h.hexdigest()[:16]
 
 
+def data_record(items: list[Item]) -> dict:
+    """What a checkpoint records about its data: the digest of all items and
+    of each corpus, with the item count of every split."""
+    def counts(part: list[Item]) -> dict[str, int]:
+        return {s: sum(1 for it in part if it.split == s) for s in SPLITS}
+
+    corpora = sorted({it.corpus for it in items if it.corpus})
+    by_corpus = {c: [it for it in items if it.corpus == c] for c in corpora}
+    return {"items_sha256": items_digest(items), "counts": counts(items),
+            "corpora": {c: {"items_sha256": items_digest(part), **counts(part)} for c, part in by_corpus.items()}}
+
+
 def item_from_pair(pair: Any, split: str | None, corpus: str) -> Item:
     """A data-package `Pair` -> Item. A sound linked from an image pair's
     metadata (`audio`/`sound` path, e.g. a tuxpaint stamp's effect) makes
@@ -179,7 +194,7 @@ def item_from_pair(pair: Any, split: str | None, corpus: str) -> Item:
     return item
 
 
-def from_corpora(names: Iterable[str], cache: str | None = None, log=None) -> list[Item]:
+def from_corpora(names: Iterable[str], cache: str | None = None) -> list[Item]:
     """Items of fetched corpora with their published train/val/test splits."""
     from ..data.corpora import load_corpus
 
@@ -190,9 +205,43 @@ def from_corpora(names: Iterable[str], cache: str | None = None, log=None) -> li
             pairs = [p for p in pairs if p.modality in ("image", "audio")]
             items += merge_linked([item_from_pair(p, split, name) for p in pairs],
                                   [(p.metadata or {}).get("stamp") for p in pairs])
-            if log:
-                log(f"{name}/{split}: {len(pairs)} pairs")
+            log.info(f"{name}/{split}: {len(pairs)} pairs")
     return items
+
+
+def read_files(files: Iterable[str], published_splits: bool) -> list[Item]:
+    """Items of JSON Lines files; each skipped line is logged. With
+    `published_splits`, a file named train/val/test sets its items' split."""
+    items: list[Item] = []
+    for path in files:
+        got, skipped = read_jsonl(path)
+        for line in skipped:
+            log.info(line)
+        for it in got:
+            it.corpus = it.corpus or corpus_name(path)
+            if published_splits and it.split is None and Path(path).stem in SPLITS:
+                it.split = Path(path).stem  # a corpus's published split file
+        items += got
+    return items
+
+
+def load_items(files: Iterable[str], corpora: Iterable[str] = (), cache: str | None = None,
+               seed: int = 0) -> list[Item]:
+    """Training items of JSON Lines files and fetched corpora, every one with
+    a split (published, else hashed by group with `seed`)."""
+    items = read_files(files, published_splits=True)
+    corpora = list(corpora)
+    if corpora:
+        items += from_corpora(corpora, cache=cache)
+    if not items:
+        raise XmodalError("no training data: pass --data FILE.jsonl, --corpus NAME or --recipe NAME")
+    return assign_splits(items, seed)
+
+
+def corpus_name(path: str) -> str:
+    """`.../openclipart/test.jsonl` -> openclipart; `mine.jsonl` -> mine."""
+    p = Path(path)
+    return p.parent.name if p.stem in (*SPLITS, "pairs") and p.parent.name else p.stem
 
 
 def merge_linked(items: list[Item], links: list[str | None]) -> list[Item]:

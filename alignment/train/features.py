@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import logging
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,8 @@ from ..core.atomic import atomic_path, atomic_write_json
 from ..core.hashing import DigestMemo
 from ..pipeline import run_batches
 from ..stacks.fingerprint import cache_dir
+
+log = logging.getLogger(__name__)
 
 
 def key_of(tower_fp: str, content: str) -> str:
@@ -105,7 +107,6 @@ def cached_features(
     contents: Sequence[str],
     cache: FeatureCache,
     batch_size: int = 32,
-    log: TextIO | None = sys.stderr,
     featurize: Callable[[list[Any]], torch.Tensor] | None = None,
 ) -> tuple[np.ndarray, list[int], list[str]]:
     """Tower features for `items` (computing only cache misses).
@@ -118,17 +119,15 @@ def cached_features(
     if todo:
         dim = int(getattr(enc.tower, "out_dim", 0))
         adapter = _TowerOnly(enc, featurize or enc.features, dim)
-        done = [0]
+        done = 0
         chunk = max(batch_size * 16, 256)
         for s in range(0, len(todo), chunk):
             part = todo[s : s + chunk]
             res = run_batches(adapter, [items[i] for i in part], batch_size, workers=2)
             cache.put([keys[part[j]] for j in res.ok], res.vectors)
             skipped += [e.line() for e in res.errors]
-            done[0] += len(part)
-            if log is not None:
-                print(f"  {enc.modality} features: {done[0]}/{len(todo)} computed "
-                      f"({len(skipped)} skipped)", file=log, flush=True)
+            done += len(part)
+            log.info(f"  {enc.modality} features: {done}/{len(todo)} computed ({len(skipped)} skipped)")
     ok = [i for i, k in enumerate(keys) if k in cache]
     feats = cache.get([keys[i] for i in ok])
     return feats, ok, skipped

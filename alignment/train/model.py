@@ -7,7 +7,10 @@ soft-prompt path, log-mel windows for the trainable audio tower).
 
 `Aligner` holds the trainable parts: one projection head per modality, the
 learnable temperature, optionally a soft prompt (run through the frozen text
-tower) and optionally the audio tower itself (audio binding).
+tower: `init_soft_prompt`, `prompted_text`) and optionally the audio tower
+itself (audio binding: `cropped_audio`). A modality trained through its
+tower gets a `TowerFn` (one of those two, or a new one for a new tower); a
+new head kind is one entry in `xmodal.alignment.heads.HEADS`.
 """
 from __future__ import annotations
 
@@ -76,6 +79,50 @@ class SplitData:
 
 
 TowerFn = Callable[[dict[str, torch.Tensor], "Aligner"], torch.Tensor]
+MEL_KEY = "mel"  # the log-mel views of `Rows.inputs` for the audio tower
+
+
+def init_soft_prompt(tower: nn.Module, n_ctx: int, init: str | None = "a picture of", seed: int = 0) -> torch.Tensor:
+    """(n_ctx, hidden) initial CoOp-style context vectors for the text tower.
+
+    With `init` text: its word embeddings (no [CLS]/[SEP]), cut or padded
+    with small random vectors to n_ctx. Without: N(0, 0.02^2), as CoOp."""
+    hidden = int(tower.out_dim)
+    gen = torch.Generator().manual_seed(seed)
+    out = torch.randn(n_ctx, hidden, generator=gen) * 0.02
+    if init:
+        ids = tower.tokenizer(init, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+        with torch.no_grad():
+            emb = tower.bert.embeddings.word_embeddings(ids[:n_ctx]).float()
+        out[: emb.shape[0]] = emb
+    return out
+
+
+def prompted_text(tower: nn.Module) -> TowerFn:
+    """Text tower features with the model's soft prompt spliced in. The
+    tower stays frozen; gradients reach only the prompt. Rows are trimmed to
+    the longest caption of the batch so padding costs nothing."""
+
+    def run(inputs: dict[str, torch.Tensor], model: "Aligner") -> torch.Tensor:
+        mask = inputs["attention_mask"]
+        length = int(mask.sum(1).max())
+        return tower.features(inputs["input_ids"][:, :length], mask[:, :length], prompt=model.prompt)
+
+    return run
+
+
+def cropped_audio(crop_frames: int = 250) -> TowerFn:
+    """Trainable audio tower features from log-mel views: random time crops
+    while training, the whole view in eval mode."""
+
+    def run(inputs: dict[str, torch.Tensor], model: "Aligner") -> torch.Tensor:
+        mel = inputs[MEL_KEY].float()
+        if model.training and crop_frames and mel.shape[-1] > crop_frames:
+            start = int(torch.randint(0, mel.shape[-1] - crop_frames + 1, (1,)))
+            mel = mel[..., start : start + crop_frames]
+        return model.audio_tower(mel)
+
+    return run
 
 
 class Aligner(nn.Module):

@@ -1,22 +1,48 @@
-"""Items + a stack -> `SplitData`: cached frozen features, token ids for the
-soft-prompt path, log-mel views for the trainable audio tower."""
+"""The first step of a run: items + a stack -> `Prepared`, the train/val/test
+`SplitData` with cached frozen features (captions wrapped in the recipe's
+hard prompt templates), token ids for the soft-prompt path and log-mel views
+for the trainable audio tower."""
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
-from typing import Sequence, TextIO
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..aligned import tower_fingerprint
+from ..core.errors import XmodalError
 from ..preprocess.text import apply_template
+from ..registry import load_encoder, parse_spec
 from .audio import audio_views
-from .data import Item
+from .data import Item, by_split
 from .features import FeatureCache, cached_features, content_keys, text_featurize
-from .model import Rows, SplitData
+from .model import MEL_KEY, Rows, SplitData
+from .recipes import Recipe
+
+log = logging.getLogger(__name__)
 
 PROMPT_MAX_TOKENS = 48  # prompt path runs the tower every step: keep rows short
+
+# hard prompt templates: a template wraps every caption ("a picture of {}");
+# an ensemble averages the frozen text features over several templates.
+# (Soft prompts are part of the trained model: `model.init_soft_prompt`.)
+TEMPLATE_SETS: dict[str, list[str]] = {
+    "none": ["{}"],
+    "picture": ["a picture of {}"],
+    "sound": ["the sound of {}"],
+    "ensemble": ["{}", "a picture of {}", "an illustration of {}", "a drawing of {}", "clip art of {}"],
+}
+
+
+def templates_for(name_or_list: str | list[str]) -> list[str]:
+    """A named template set, a single template string, or a list."""
+    if isinstance(name_or_list, list):
+        return name_or_list or ["{}"]
+    if name_or_list in TEMPLATE_SETS:
+        return TEMPLATE_SETS[name_or_list]
+    return [name_or_list]
 
 
 @dataclass
@@ -32,7 +58,7 @@ class FeatureOptions:
     cache_root: str | None = None
 
 
-def _text_rows(stack, items: list[Item], opts: FeatureOptions, log) -> tuple[Rows, list[str]]:
+def _text_rows(stack, items: list[Item], opts: FeatureOptions) -> tuple[Rows, list[str]]:
     enc = stack.encoder("text")
     fp = tower_fingerprint(stack, "text")
     cache = FeatureCache("text", fp, opts.cache_root)
@@ -43,7 +69,7 @@ def _text_rows(stack, items: list[Item], opts: FeatureOptions, log) -> tuple[Row
     good = np.ones(len(caps), bool)
     for t in opts.templates:
         texts = [apply_template(t, c) for c in caps]
-        feats, ok, sk = cached_features(enc, fp, texts, content_keys("text", texts), cache, 128, log,
+        feats, ok, sk = cached_features(enc, fp, texts, content_keys("text", texts), cache, 128,
                                         featurize=text_featurize(enc))
         mask = np.zeros(len(caps), bool)
         mask[ok] = True
@@ -61,20 +87,25 @@ def _text_rows(stack, items: list[Item], opts: FeatureOptions, log) -> tuple[Row
     return rows, skipped
 
 
-def _file_rows(stack, modality: str, items: list[Item], opts: FeatureOptions, log) -> tuple[Rows, list[str]]:
+def _file_rows(stack, modality: str, items: list[Item], opts: FeatureOptions) -> tuple[Rows, list[str]]:
     enc = stack.encoder(modality)
     owners = [i for i, it in enumerate(items) if getattr(it, modality)]
     paths = [getattr(items[i], modality) for i in owners]
     fp = tower_fingerprint(stack, modality)
     cache = FeatureCache(modality, fp, opts.cache_root)
     feats, ok, skipped = cached_features(enc, fp, paths, content_keys(modality, paths), cache,
-                                         32 if modality == "image" else 16, log)
+                                         32 if modality == "image" else 16)
     return Rows(item=torch.as_tensor(np.asarray(owners, dtype=np.int64)[ok]),
                 feats=torch.from_numpy(feats)), skipped
 
 
-def build_split(stack, items: Sequence[Item], opts: FeatureOptions,
-                log: TextIO | None = sys.stderr) -> tuple[SplitData, list[str]]:
+def _audio_view_rows(stack, items: list[Item], opts: FeatureOptions) -> tuple[Rows, list[str]]:
+    views, owners, clean, skipped = audio_views(stack.encoder("audio").cfg, items, opts.audio_views, opts.audio_seed)
+    return Rows(item=torch.as_tensor(owners, dtype=torch.long), inputs={MEL_KEY: views},
+                clean=torch.as_tensor(clean, dtype=torch.bool)), skipped
+
+
+def build_split(stack, items: Sequence[Item], opts: FeatureOptions) -> tuple[SplitData, list[str]]:
     """Features of one split's items; returns (data, skip lines)."""
     items = list(items)
     data = SplitData(ids=[it.id for it in items], groups=np.asarray([it.group for it in items]))
@@ -83,11 +114,76 @@ def build_split(stack, items: Sequence[Item], opts: FeatureOptions,
         if m not in stack.encoders or not any(m in it.modalities for it in items):
             continue
         if m == "text":
-            rows, sk = _text_rows(stack, items, opts, log)
+            rows, sk = _text_rows(stack, items, opts)
         elif m == "audio" and opts.audio_views >= 0:
-            rows, sk = audio_views(stack.encoder("audio").cfg, items, opts.audio_views, opts.audio_seed, log)
+            rows, sk = _audio_view_rows(stack, items, opts)
         else:
-            rows, sk = _file_rows(stack, m, items, opts, log)
+            rows, sk = _file_rows(stack, m, items, opts)
         data.rows[m] = rows
         skipped += sk
     return data, skipped
+
+
+def base_stack(spec: str):
+    """The towers to train on, *without* any alignment installed (the
+    shipped `lite` alignment would otherwise change the audio tower)."""
+    parsed = parse_spec(spec)
+    if parsed.name in ("lite", "tiny") and not parsed.argument and not parsed.align:
+        from ..config import load_config
+        from ..stacks.lite import build_from_config
+
+        return build_from_config(load_config(parsed.name), parsed.name)
+    return load_encoder(spec)
+
+
+@dataclass
+class Prepared:
+    """A run's stack, the caption templates its text features used and,
+    per split, its items and their tensors."""
+
+    stack: object
+    templates: list[str]
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    data: dict[str, SplitData] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def prepare(recipe: Recipe, items: list[Item], stack=None, cache_root: str | None = None) -> Prepared:
+    """Features for the train/val/test splits of `items` (training items
+    capped per corpus; only training gets augmented audio views)."""
+    stack = stack or base_stack(recipe.model)
+    torch.set_grad_enabled(True)
+    opts = FeatureOptions(templates=templates_for(recipe.templates), token_ids=recipe.n_ctx > 0,
+                          n_ctx=recipe.n_ctx, audio_views=recipe.audio_views if recipe.train_audio_tower else -1,
+                          audio_seed=recipe.seed, cache_root=cache_root)
+    out = Prepared(stack, opts.templates)
+    for split in ("train", "val", "test"):
+        part = by_split(items, split)
+        if split == "train":
+            part = cap_corpora(part, recipe.corpus_caps, recipe.seed)
+        if not part:
+            continue
+        log.info(f"{split}: {len(part)} items")
+        o = opts if split == "train" else replace(opts, audio_views=min(opts.audio_views, 0))
+        out.data[split], sk = build_split(stack, part, o)
+        out.items[split] = part
+        out.skipped += sk
+    if "train" not in out.data:
+        raise XmodalError("no training items (every item is in val/test): check the data's 'split' fields")
+    return out
+
+
+def cap_corpora(items: list[Item], caps: dict[str, int], seed: int) -> list[Item]:
+    """At most caps[corpus] training items of a corpus (seeded sample), so
+    one large corpus cannot dominate the cost of an epoch."""
+    if not caps:
+        return items
+    rng = np.random.default_rng(seed)
+    out: list[Item] = []
+    for c in dict.fromkeys(it.corpus for it in items):
+        mine = [it for it in items if it.corpus == c]
+        if c in caps and len(mine) > caps[c]:
+            keep = sorted(rng.choice(len(mine), caps[c], replace=False))
+            mine = [mine[i] for i in keep]
+        out += mine
+    return out

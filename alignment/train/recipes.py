@@ -1,6 +1,12 @@
 """Training recipes: everything that decides a trained alignment, as one
 dataclass recorded verbatim in the checkpoint's JSON.
 
+This is the one boundary where JSON becomes configuration: a recipe file, a
+built-in recipe and the recipe recorded in a checkpoint all pass through
+`Recipe.from_dict`, which validates them; past it, every step takes the
+plain `Recipe` / `TrainConfig` dataclasses (`dataclasses.asdict` is their
+JSON form).
+
 `lite` is the recipe of the shipped alignment (`xmodal align train --recipe
 lite --install` rebuilds it; without `--install` it goes to the cache): MiniLM + EfficientNet-Lite0 + log-mel CNN, heads trained on cached
 features of openclipart + tuxpaint (+ instruments / freedesktop / speech
@@ -8,12 +14,29 @@ for audio), selected on val, reported on test.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import XmodalError
-from .trainer import TrainConfig
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (model shape lives in the recipe)."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    prompt_lr: float = 2e-3
+    tower_lr: float = 1e-3
+    weight_decay: float = 0.01
+    patience: int = 5
+    seed: int = 0
+    max_steps_per_epoch: int = 0
+    captions_per_item: int = 1          # text rows per item per step (distinct, drawn at random)
+    select_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -41,23 +64,25 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Recipe":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise XmodalError(f"recipe: unknown keys {sorted(unknown)}")
+        """The recipe a JSON object describes (unknown keys and impossible
+        settings are one-line errors)."""
+        _check_keys("recipe", data, cls)
         data = dict(data)
         if isinstance(data.get("train"), dict):
-            tk = {f.name for f in fields(TrainConfig)}
-            bad = set(data["train"]) - tk
-            if bad:
-                raise XmodalError(f"recipe.train: unknown keys {sorted(bad)}")
+            _check_keys("recipe.train", data["train"], TrainConfig)
             data["train"] = TrainConfig(**data["train"])
-        return cls(**data)
+        recipe = cls(**data)
+        if recipe.train.captions_per_item < 1:
+            raise XmodalError(f"train.captions_per_item must be >= 1, got {recipe.train.captions_per_item}")
+        return recipe
+
+
+def _check_keys(where: str, data: dict[str, Any], kind: type) -> None:
+    unknown = set(data) - {f.name for f in fields(kind)}
+    if unknown:
+        raise XmodalError(f"{where}: unknown keys {sorted(unknown)}")
 
 
 RECIPES: dict[str, Recipe] = {
@@ -99,9 +124,35 @@ RECIPES: dict[str, Recipe] = {
 
 
 def get_recipe(name: str) -> Recipe:
+    """A fresh copy of a built-in recipe."""
     if name not in RECIPES:
         raise XmodalError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
     return Recipe.from_dict(asdict(RECIPES[name]))
+
+
+def load_recipe(name_or_file: str | None) -> Recipe:
+    """A recipe JSON file, a built-in recipe name, or (None) the defaults."""
+    if not name_or_file:
+        return Recipe()
+    path = Path(name_or_file)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise XmodalError(f"recipe {path}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise XmodalError(f"recipe {path}: not a JSON object")
+        return Recipe.from_dict(data)
+    return get_recipe(name_or_file)
+
+
+def override(recipe: Recipe, epochs: int | None = None, **changes: Any) -> Recipe:
+    """`recipe` with the given fields replaced; None leaves a field as it is.
+    `epochs` sets `train.epochs`."""
+    recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+    if epochs is not None:
+        recipe = replace(recipe, train=replace(recipe.train, epochs=epochs))
+    return recipe
 
 
 def checkpoint_dir(recipe_name: str, out: str | None = None, install: bool = False) -> Path:

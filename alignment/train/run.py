@@ -1,193 +1,140 @@
-"""One training run end to end: items -> features -> stages -> held-out
-evaluation (per corpus, with baselines) -> checkpoint with its report."""
+"""Orchestration: the one module that sequences the steps of every run.
+
+A training run flows one way:
+
+    items --prepare--> split tensors --fit--> trained Aligner
+          --report--> held-out recall (+ baselines) --> checkpoint
+
+Each step (`prepare`, `fit`, `report`, `transfer`, `stack_eval`) takes
+plain inputs and returns typed results; none imports or calls back into
+this module, so a new step (or a new head/tower type inside one) is added
+here, in order, and nowhere else. Progress lines go to the
+`xmodal.alignment.train` loggers (the CLI shows them on stderr).
+"""
 from __future__ import annotations
 
-import sys
+import logging
 import time
-from dataclasses import dataclass, field
-from typing import TextIO
+from dataclasses import dataclass, field, replace
 
-import numpy as np
-import torch
-
-from ..aligned import CheckpointInfo, HeadInfo, save_checkpoint, tower_fingerprint
-from ..registry import load_encoder, parse_spec
-from .baselines import run_baselines
-from .data import Item, by_split, items_digest
+from ..aligned import load_checkpoint, read_info, save_checkpoint
+from ..core.errors import XmodalError
+from ..registry import load_encoder
 from ..retrieval_metrics import Recall
-from .evaluate import evaluate_embedded
-from .fit import export_tensors, fit_stages, make_aligner
-from .model import Aligner, SplitData
-from .prepare import FeatureOptions, build_split
-from .prompts import templates_for
+from .data import Item, from_corpora
+from .fit import export_tensors, fit_new, fit_stages, load_into, make_aligner
+from .prepare import base_stack, prepare
 from .recipes import Recipe
-from .trainer import log_line, embed_split
+from .evaluate import corpus_subsets
+from .report import baselines_on, checkpoint_info, eval_margins, held_out_metrics, trained_recall
+from .stack_eval import evaluate_stack
+from .transfer import split_shots, transfer_recipe
+
+log = logging.getLogger(__name__)
 
 
-def base_stack(spec: str):
-    """The towers to train on, *without* any alignment installed (the
-    shipped `lite` alignment would otherwise change the audio tower)."""
-    parsed = parse_spec(spec)
-    if parsed.name in ("lite", "tiny") and not parsed.argument and not parsed.align:
-        from ..config import load_config
-        from ..stacks.lite import build_from_config
-
-        return build_from_config(load_config(parsed.name), parsed.name)
-    return load_encoder(spec)
-
-
-@dataclass
-class Prepared:
-    stack: object
-    items: dict[str, list[Item]]
-    data: dict[str, SplitData]
-    skipped: list[str] = field(default_factory=list)
-
-
-def prepare(recipe: Recipe, items: list[Item], log: TextIO | None = sys.stderr, stack=None,
-            cache_root: str | None = None) -> Prepared:
-    """Features for the train/val/test splits of `items`."""
-    stack = stack or base_stack(recipe.model)
-    torch.set_grad_enabled(True)
-    opts = FeatureOptions(templates=templates_for(recipe.templates), token_ids=recipe.n_ctx > 0,
-                          n_ctx=recipe.n_ctx, audio_views=recipe.audio_views if recipe.train_audio_tower else -1,
-                          audio_seed=recipe.seed, cache_root=cache_root)
-    out = Prepared(stack, {}, {})
-    for split in ("train", "val", "test"):
-        part = by_split(items, split)
-        if split == "train":
-            part = cap_corpora(part, recipe.corpus_caps, recipe.seed)
-        if not part:
-            continue
-        log_line(log, f"{split}: {len(part)} items")
-        o = opts if split == "train" else FeatureOptions(**{**opts.__dict__, "audio_views": min(opts.audio_views, 0)})
-        out.data[split], sk = build_split(stack, part, o, log)
-        out.items[split] = part
-        out.skipped += sk
-    if "train" not in out.data:
-        from ..core.errors import XmodalError
-
-        raise XmodalError("no training items (every item is in val/test): check the data's 'split' fields")
-    return out
-
-
-def cap_corpora(items: list[Item], caps: dict[str, int], seed: int) -> list[Item]:
-    """At most caps[corpus] training items of a corpus (seeded sample), so
-    one large corpus cannot dominate the cost of an epoch."""
-    if not caps:
-        return items
-    rng = np.random.default_rng(seed)
-    out: list[Item] = []
-    for c in dict.fromkeys(it.corpus for it in items):
-        mine = [it for it in items if it.corpus == c]
-        if c in caps and len(mine) > caps[c]:
-            keep = sorted(rng.choice(len(mine), caps[c], replace=False))
-            mine = [mine[i] for i in keep]
-        out += mine
-    return out
-
-
-def corpus_subsets(items: list[Item], data: SplitData) -> dict[str, SplitData]:
-    """The split restricted to each corpus (plus 'all')."""
-    out = {"all": data}
-    names = sorted({it.corpus for it in items if it.corpus})
-    if len(names) > 1:
-        for c in names:
-            out[c] = data.subset(np.asarray([i for i, it in enumerate(items) if it.corpus == c]))
-    return out
-
-
-def held_out(model: Aligner, prep: Prepared, split: str, baselines: bool, log) -> dict:
-    """Recall of the trained alignment (and baselines) per corpus on `split`."""
-    if split not in prep.data:
-        return {}
-    subsets = corpus_subsets(prep.items[split], prep.data[split])
-    report: dict = {c: {"trained": _dump(evaluate_embedded(embed_split(model, d)))} for c, d in subsets.items()}
-    if baselines:
-        for c, res in baselines_on(prep, subsets, log).items():
-            report[c].update(res)
-    return report
-
-
-def baselines_on(prep: Prepared, subsets: dict[str, SplitData], log) -> dict:
-    """Text-image baselines fitted on prep's train split (hyper-parameters
-    chosen on its val split), scored on every subset that has both sides:
-    {subset: {baseline: {"hp": ..., direction: recall}}}."""
-    train = prep.data["train"]
-    pairable = {c: d for c, d in subsets.items()
-                if all(m in d.rows and len(d.rows[m]) and d.rows[m].feats is not None for m in ("text", "image"))}
-    out: dict = {}
-    if pairable and "image" in train.rows:
-        log_line(log, "baselines: fitting on train, selecting on val")
-        for name, b in run_baselines(train, prep.data.get("val"), pairable, "text", "image").items():
-            for c, res in b["test"].items():
-                out.setdefault(c, {})[name] = {"hp": b["hp"], **_dump(res)}
-    return out
-
-
-def _dump(res: dict[str, Recall]) -> dict:
-    return {d: r.as_dict() for d, r in res.items()}
-
-
-def margins(report: dict, direction: str = "text->image") -> dict:
-    """How much the trained alignment beats the best baseline (R@k points)."""
-    out = {}
-    for corpus, res in report.items():
-        if "trained" not in res or direction not in res["trained"]:
-            continue
-        base = {n: r[direction] for n, r in res.items() if n != "trained" and direction in r}
-        if not base:
-            continue
-        out[corpus] = {}
-        for k in ("R@1", "R@5", "R@10"):
-            best_name = max(base, key=lambda n: base[n][k])
-            out[corpus][k] = {"trained": res["trained"][direction][k], "best_baseline": best_name,
-                              "baseline": base[best_name][k],
-                              "margin": round(res["trained"][direction][k] - base[best_name][k], 4)}
-    return out
-
-
-def train_run(recipe: Recipe, items: list[Item], out_dir: str, log: TextIO | None = sys.stderr,
-              cache_root: str | None = None, prep: Prepared | None = None) -> dict:
-    """Train, evaluate on val/test, save the checkpoint; return its report."""
+def train_run(recipe: Recipe, items: list[Item], out_dir: str, cache_root: str | None = None) -> dict:
+    """Train, evaluate on val/test, save the checkpoint; return its JSON."""
     t0 = time.time()
-    prep = prep or prepare(recipe, items, log, cache_root=cache_root)
+    prep = prepare(recipe, items, cache_root=cache_root)
     t_feat = time.time() - t0
-    torch.manual_seed(recipe.seed)
-    model = make_aligner(prep.stack, recipe, prep.data["train"].modalities)
-    stages = fit_stages(model, prep.stack, recipe, prep.data["train"], prep.data.get("val"), log)
+    fitted = fit_new(prep.stack, recipe, prep.data["train"], prep.data.get("val"))
     t_train = time.time() - t0 - t_feat
-    heads_only = stages.pop("heads_only_model", None)
-    metrics = {"val": held_out(model, prep, "val", False, log),
-               "test": held_out(model, prep, "test", recipe.baselines, log)}
-    if heads_only is not None:
-        # prompt-tuning vs heads-only, both on held-out test
-        metrics["test_heads_only"] = held_out(heads_only, prep, "test", False, log)
-    metrics["test_margin_text_image"] = margins(metrics["test"])
-    info = checkpoint_info(prep.stack, recipe, model, items, stages, metrics,
+    metrics = held_out_metrics(fitted, prep, recipe.baselines)
+    info = checkpoint_info(prep, recipe, fitted.model, items, fitted.summary, metrics,
                            {"feature_seconds": round(t_feat, 1), "train_seconds": round(t_train, 1),
                             "skipped": len(prep.skipped)})
-    save_checkpoint(out_dir, export_tensors(model), info)
-    log_line(log, f"saved {out_dir} (features {t_feat:.0f}s, training {t_train:.0f}s)")
+    save_checkpoint(out_dir, export_tensors(fitted.model), info)
+    log.info(f"saved {out_dir} (features {t_feat:.0f}s, training {t_train:.0f}s)")
     return info.to_json()
 
 
-def checkpoint_info(stack, recipe: Recipe, model: Aligner, items: list[Item], stages: dict, metrics: dict,
-                    timing: dict) -> CheckpointInfo:
-    heads = {m: HeadInfo(h.in_dim, h.kind) for m, h in model.heads.items()}
-    counts = {s: sum(1 for it in items if it.split == s) for s in ("train", "val", "test")}
-    return CheckpointInfo(
-        dim=model.dim, heads=heads, base=recipe.model,
-        tower_fingerprints={m: tower_fingerprint(stack, m) for m in model.heads},
-        prompt=None if model.prompt is None else {"n_ctx": int(model.prompt.shape[0]), "init": recipe.prompt_init},
-        template=templates_for(recipe.templates)[0], templates=templates_for(recipe.templates),
-        audio_tower=model.audio_tower is not None,
-        recipe=recipe.as_dict(),
-        data={"items_sha256": items_digest(items), "counts": counts,
-              "corpora": {c: {"items_sha256": items_digest([it for it in items if it.corpus == c]),
-                              **{s: sum(1 for it in items if it.corpus == c and it.split == s)
-                                 for s in ("train", "val", "test")}}
-                          for c in sorted({it.corpus for it in items if it.corpus})}},
-        metrics=metrics, training={**stages, **timing},
-    )
+def transfer_run(src_dir: str, items: list[Item], shots: int, out_dir: str, epochs: int = 30, seed: int = 0,
+                 cache_root: str | None = None) -> dict:
+    """Zero-shot / few-shot / from-scratch on the target's test split; saves
+    the few-shot alignment and returns the comparison."""
+    tensors, info = load_checkpoint(src_dir)
+    recipe = transfer_recipe(info, shots, epochs, seed)
+    few, test_items = split_shots(items, shots, seed)
+    stack = base_stack(info.base or recipe.model)
+    prep = prepare(recipe, few + test_items, stack=stack, cache_root=cache_root)
+    modalities = [m for m in info.heads if m in stack.encoders]
+    results: dict[str, dict] = {}
+    zero = make_aligner(stack, recipe, modalities, info.dim)
+    load_into(zero, tensors, stack, recipe)
+    results["zero_shot"] = trained_recall(zero, prep, "test")
+    log.info(f"few-shot: {len(few)} target pairs, initialised from {src_dir}")
+    fewm = make_aligner(stack, recipe, modalities, info.dim)
+    load_into(fewm, tensors, stack, recipe)
+    fit_stages(fewm, stack, recipe, prep.data["train"], None)
+    results["few_shot"] = trained_recall(fewm, prep, "test")
+    log.info(f"from scratch: {len(few)} target pairs, random init")
+    scratch_recipe = replace(recipe, n_ctx=0)
+    scratch = make_aligner(stack, scratch_recipe, modalities, info.dim)
+    fit_stages(scratch, stack, scratch_recipe, prep.data["train"], None)
+    results["from_scratch"] = trained_recall(scratch, prep, "test")
+    report = {"source": str(src_dir), "shots": len(few), "epochs": epochs, "results": results}
+    out_info = checkpoint_info(prep, recipe, fewm, few + test_items, {"transfer": report}, {"test": results["few_shot"]}, {})
+    out_info.recipe["transfer_from"] = {"dir": str(src_dir), "weights_sha256": info.weights_sha256}
+    save_checkpoint(out_dir, export_tensors(fewm), out_info)
+    return report
 
+
+@dataclass
+class EvalReport:
+    """`align eval`: recall per corpus and direction, what was skipped, and
+    (with baselines) the baselines and the trained-minus-best margins."""
+
+    results: dict[str, dict[str, Recall]]
+    skipped: list[str]
+    baselines: dict = field(default_factory=dict)  # {corpus: {baseline: {"hp", direction: recall dict}}}
+    margins: dict = field(default_factory=dict)    # {direction: {corpus: {"R@k": margin dict}}}
+
+
+def eval_run(ckpt_dir: str, items: list[Item], model: str | None = None, baselines: bool = False,
+             cache: str | None = None) -> EvalReport:
+    """Apply the checkpoint to its base stack (or `model`) exactly as
+    `--model <base>+align:<dir>` would and evaluate it on `items`; with
+    `baselines`, score the training-free baselines beside it."""
+    info = read_info(ckpt_dir)
+    stack = load_encoder(f"{model or info.base or 'lite'}+align:{ckpt_dir}")
+    results, skipped = evaluate_stack(stack, items)
+    for line in skipped:
+        log.info(line)
+    if skipped:
+        log.info(f"{len(skipped)} items skipped")
+    report = EvalReport(results, skipped)
+    if baselines:
+        report.baselines = baseline_report(ckpt_dir, items, cache)
+        report.margins = eval_margins(results, report.baselines)
+    return report
+
+
+def baseline_report(ckpt_dir: str, items: list[Item], cache: str | None = None) -> dict[str, dict]:
+    """Baselines fitted on the frozen features of the checkpoint's own
+    training corpora (train split, hyper-parameters chosen on val, exactly
+    as `align train` does), scored on `items` per corpus: {corpus:
+    {baseline: {"hp": ..., direction: recall dict}}}. On a corpus the
+    alignment never saw, that is the held-out-domain comparison."""
+    info = read_info(ckpt_dir)
+    recipe = Recipe.from_dict(info.recipe) if info.recipe else None
+    if recipe is None or not recipe.corpora:
+        raise XmodalError(f"{ckpt_dir}: its recipe names no training corpora, so there is nothing "
+                          "to fit the baselines on (run without --baselines)")
+    fit_items = [it for it in from_corpora(recipe.corpora, cache)
+                 if it.image and it.captions and it.split in ("train", "val")]
+    if not fit_items:
+        raise XmodalError(f"{ckpt_dir}: the recipe's corpora ({', '.join(recipe.corpora)}) have no "
+                          "captioned images to fit text-image baselines on")
+    # frozen tower features only: no prompt, no audio views
+    frozen = replace(recipe, n_ctx=0, train_audio_tower=False)
+    targets = [replace(it, split="test") for it in items if it.image and it.captions]
+    if not targets:
+        raise XmodalError("baselines compare text and images: the evaluation data has no captioned images")
+    seen = {it.id for it in fit_items} & {it.id for it in targets}
+    if seen:
+        # the baselines keep their train pairs as anchors: those items are not held out
+        log.info(f"note: {len(seen)} evaluation items are in the checkpoint's train/val splits "
+                 f"(e.g. {min(seen)}); their scores are not held-out")
+    prep = prepare(frozen, fit_items + targets)
+    return baselines_on(prep, corpus_subsets(prep.items["test"], prep.data["test"]))

@@ -13,44 +13,21 @@ as positives of each other instead of false negatives.
 from __future__ import annotations
 
 import copy
+import logging
 import math
-import sys
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, TextIO
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..core.errors import XmodalError
 from ..losses import multimodal_info_nce
 from ..retrieval_metrics import Recall
-from .evaluate import Embedded, evaluate_embedded, mean_recall
+from .evaluate import as_json, evaluate_model, mean_recall
 from .model import Aligner, SplitData
+from .recipes import TrainConfig
 
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings (model shape lives in the recipe)."""
-
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 1e-3
-    prompt_lr: float = 2e-3
-    tower_lr: float = 1e-3
-    weight_decay: float = 0.01
-    patience: int = 5
-    seed: int = 0
-    max_steps_per_epoch: int = 0
-    captions_per_item: int = 1          # text rows per item per step (distinct, drawn at random)
-    select_on: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.captions_per_item < 1:
-            raise XmodalError(f"train.captions_per_item must be >= 1, got {self.captions_per_item}")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,21 +40,7 @@ class History:
     seconds: float = 0.0
 
 
-def embed_split(model: Aligner, data: SplitData) -> Embedded:
-    """Clean rows of every modality, embedded, keyed by item index."""
-    emb = Embedded()
-    for m in data.modalities:
-        if m not in model.heads:
-            continue
-        emb.vectors[m], emb.keys[m] = model.embed_all(m, data.rows[m])
-    return emb
-
-
-def evaluate_model(model: Aligner, data: SplitData, directions=None) -> dict[str, Recall]:
-    return evaluate_embedded(embed_split(model, data), directions=directions)
-
-
-class _Sampler:
+class Sampler:
     """Per modality: item -> its rows, to draw one row per item per step."""
 
     def __init__(self, data: SplitData, rng: np.random.Generator):
@@ -121,12 +84,6 @@ def _optimizer(model: Aligner, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
 
 
-def log_line(stream: TextIO | None, msg: str) -> None:
-    """Print one progress line to `stream` (None: stay quiet)."""
-    if stream is not None:
-        print(msg, file=stream, flush=True)
-
-
 def _fmt(res: dict[str, Recall]) -> str:
     return "  ".join(f"{d} " + "/".join(f"{100 * v:.1f}" for v in r.recall.values()) for d, r in res.items())
 
@@ -136,8 +93,6 @@ def train(
     train_data: SplitData,
     val_data: SplitData | None,
     cfg: TrainConfig,
-    log: TextIO | None = sys.stderr,
-    on_epoch: Callable[[int, dict], None] | None = None,
 ) -> History:
     """Train `model` in place; at the end it holds the best-on-val weights.
 
@@ -147,7 +102,7 @@ def train(
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    sampler = _Sampler(train_data, rng)
+    sampler = Sampler(train_data, rng)
     if len(sampler.usable) < 2:
         raise ValueError("training needs at least two items with two modalities each")
     opt = _optimizer(model, cfg)
@@ -186,24 +141,22 @@ def train(
         if val_data is not None:
             res = evaluate_model(model, val_data)
             score = mean_recall(res, cfg.select_on or None)
-            rec["val"] = {d: r.as_dict() for d, r in res.items()}
+            rec["val"] = as_json(res)
             rec["val_score"] = round(score, 4)
             improved = score > hist.best_score + 1e-6
-            log_line(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  val {_fmt(res)}  "
-                      f"score {100 * score:.2f}{' *' if improved else ''}  {rec['seconds']}s")
+            log.info(f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  val {_fmt(res)}  "
+                     f"score {100 * score:.2f}{' *' if improved else ''}  {rec['seconds']}s")
         else:
             improved, score = True, -rec["loss"]
-            log_line(log, f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  {rec['seconds']}s")
+            log.info(f"epoch {epoch:3d}/{cfg.epochs}  loss {rec['loss']:.4f}  {rec['seconds']}s")
         hist.epochs.append(rec)
-        if on_epoch:
-            on_epoch(epoch, rec)
         if improved:
             hist.best_epoch, hist.best_score, bad = epoch, score, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad += 1
             if val_data is not None and bad >= cfg.patience:
-                log_line(log, f"early stop: no val improvement for {cfg.patience} epochs; keeping epoch {hist.best_epoch}")
+                log.info(f"early stop: no val improvement for {cfg.patience} epochs; keeping epoch {hist.best_epoch}")
                 break
     model.load_state_dict(best_state)
     model.eval()

@@ -13,10 +13,11 @@ from xmodal.alignment.aligned import CONFIG, WEIGHTS, apply_alignment, load_chec
 from xmodal.alignment.train.data import by_split, read_jsonl
 from xmodal.alignment.train.fit import export_tensors, fit_stages, make_aligner
 from xmodal.alignment.train.recipes import get_recipe
-from xmodal.alignment.train.run import base_stack, checkpoint_info, prepare
-from xmodal.alignment.train.evalckpt import embed_items
+from xmodal.alignment.train.evaluate import embed_split
+from xmodal.alignment.train.prepare import base_stack, prepare
+from xmodal.alignment.train.report import checkpoint_info
+from xmodal.alignment.train.stack_eval import embed_items
 from xmodal.alignment.train.synthetic import write_synthetic_files
-from xmodal.alignment.train.trainer import embed_split
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -29,11 +30,11 @@ def trained(tmp_path_factory):
     items, _ = read_jsonl(jsonl)
     recipe = get_recipe("tiny")
     stack = base_stack("tiny")
-    prep = prepare(recipe, items, None, stack=stack, cache_root=str(root / "cache"))
+    prep = prepare(recipe, items, stack=stack, cache_root=str(root / "cache"))
     model = make_aligner(stack, recipe, prep.data["train"].modalities)
-    fit_stages(model, stack, recipe, prep.data["train"], prep.data["train"], None)  # val=train: exercise stage 2
+    fit_stages(model, stack, recipe, prep.data["train"], prep.data["train"])  # val=train: exercise stage 2
     ckpt = root / "ckpt"
-    info = checkpoint_info(stack, recipe, model, items, {}, {}, {})
+    info = checkpoint_info(prep, recipe, model, items, {}, {}, {})
     save_checkpoint(ckpt, export_tensors(model), info)
     return {"root": root, "ckpt": ckpt, "model": model, "prep": prep, "items": items,
             "base": copy.deepcopy(stack), "base_fp": stack.fingerprint}
@@ -55,7 +56,7 @@ def test_registry_spec_gives_the_trainers_vectors(trained):
     assert stack.aligned and stack.dim == 32
     assert stack.fingerprint != trained["base_fp"]
     test_items = by_split(trained["items"], "test")
-    via_stack, skipped = embed_items(stack, test_items, log=None)
+    via_stack, skipped = embed_items(stack, test_items)
     via_trainer = embed_split(trained["model"], trained["prep"].data["test"])
     assert not skipped
     for m in ("text", "image", "audio"):

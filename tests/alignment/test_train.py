@@ -6,7 +6,9 @@ import torch
 
 from xmodal.alignment.train.model import Aligner, Rows, SplitData
 from xmodal.alignment.train.synthetic import make_maps, synthetic_split
-from xmodal.alignment.train.trainer import TrainConfig, evaluate_model, train
+from xmodal.alignment.train.evaluate import evaluate_model
+from xmodal.alignment.train.recipes import TrainConfig
+from xmodal.alignment.train.trainer import train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -19,7 +21,7 @@ def test_training_goes_from_chance_to_near_perfect_held_out_recall():
     model = Aligner({"text": 24, "image": 40}, 16, "mlp", seed=0)
     before = evaluate_model(model, test_d)
     assert before["text->image"].recall[1] < 0.1  # chance is 0.01
-    hist = train(model, train_d, val_d, TrainConfig(epochs=25, batch_size=64, lr=3e-3, patience=5), log=None)
+    hist = train(model, train_d, val_d, TrainConfig(epochs=25, batch_size=64, lr=3e-3, patience=5))
     after = evaluate_model(model, test_d)
     assert after["text->image"].recall[1] > 0.85
     assert after["image->text"].recall[5] > 0.95
@@ -30,7 +32,7 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     train_d = synthetic_split(200, seed=0, noise=0.3)
     val_d = synthetic_split(40, seed=1, noise=0.3)
     model = Aligner({"text": 24, "image": 40}, 8, "linear", seed=0)
-    hist = train(model, train_d, val_d, TrainConfig(epochs=60, batch_size=32, lr=1e-2, patience=3), log=None)
+    hist = train(model, train_d, val_d, TrainConfig(epochs=60, batch_size=32, lr=1e-2, patience=3))
     scores = [e["val_score"] for e in hist.epochs]
     assert hist.best_score == pytest.approx(max(scores), abs=1e-4)
     assert len(scores) < 60 and len(scores) - hist.best_epoch == 3  # stopped after `patience` bad epochs
@@ -66,7 +68,7 @@ def test_audio_binds_to_images_through_text_without_audio_image_pairs():
     train_d, test_d = _binding_data()
     model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
     assert evaluate_model(model, test_d)["audio->image"].recall[1] < 0.15
-    train(model, train_d, None, TrainConfig(epochs=25, batch_size=64, lr=3e-3), log=None)
+    train(model, train_d, None, TrainConfig(epochs=25, batch_size=64, lr=3e-3))
     res = evaluate_model(model, test_d)
     assert res["audio->image"].recall[1] > 0.7
     assert res["audio->image"].recall[10] > 0.95
@@ -102,9 +104,9 @@ def test_staged_binding_trains_audio_only_and_reaches_images():
     train_d, test_d = _binding_data()
     model = Aligner({"text": 24, "image": 40, "audio": 20}, 16, "mlp", seed=0)
     cfg = TrainConfig(epochs=20, batch_size=64, lr=3e-3)
-    train(model, without(train_d, "audio"), None, cfg, log=None)
+    train(model, without(train_d, "audio"), None, cfg)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    bind_audio(model, Recipe(train=cfg, audio_epochs=20), train_d, None, log=None)
+    bind_audio(model, Recipe(train=cfg, audio_epochs=20), train_d, None)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("heads.audio"))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("heads.audio"))
@@ -113,13 +115,13 @@ def test_staged_binding_trains_audio_only_and_reaches_images():
 
 
 def test_sampler_draws_distinct_captions_per_item_up_to_the_cap():
-    from xmodal.alignment.train.trainer import _Sampler
+    from xmodal.alignment.train.trainer import Sampler
 
     # item 0 has 5 captions, item 1 has 2, item 2 none (image only)
     text = Rows(item=[0, 0, 0, 0, 0, 1, 1], feats=torch.zeros(7, 3))
     image = Rows(item=[0, 1, 2], feats=torch.zeros(3, 3))
     data = SplitData(["a", "b", "c"], np.array(["a", "b", "c"]), {"text": text, "image": image})
-    sampler = _Sampler(data, np.random.default_rng(0))
+    sampler = Sampler(data, np.random.default_rng(0))
     for _ in range(20):
         rows, owners = sampler.pick(np.array([0, 1, 2]), "text", per_item=3)
         assert list(owners) == [0, 0, 0, 1, 1]
@@ -133,7 +135,7 @@ def test_training_with_several_captions_per_item_still_learns_the_planted_map():
     test_d = synthetic_split(100, seed=2)
     model = Aligner({"text": 24, "image": 40}, 16, "mlp", seed=0)
     cfg = TrainConfig(epochs=15, batch_size=64, lr=3e-3, patience=15, captions_per_item=3)
-    train(model, train_d, None, cfg, log=None)
+    train(model, train_d, None, cfg)
     assert evaluate_model(model, test_d)["text->image"].recall[1] > 0.8
 
 

@@ -8,9 +8,10 @@ from xmodal.alignment.aligned import load_checkpoint
 from xmodal.alignment.train.data import read_jsonl
 from xmodal.alignment.train.fit import export_tensors, load_into, make_aligner
 from xmodal.alignment.train.recipes import get_recipe
-from xmodal.alignment.train.run import base_stack, train_run
+from xmodal.alignment.train.prepare import base_stack
+from xmodal.alignment.train.run import train_run, transfer_run
 from xmodal.alignment.train.synthetic import write_synthetic_files
-from xmodal.alignment.train.transfer import pick_shots, transfer
+from xmodal.alignment.train.transfer import pick_shots
 from xmodal.alignment.train.data import Item
 
 
@@ -22,7 +23,7 @@ def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("transfer")
     jsonl = write_synthetic_files(root / "src", 16, seed=0, split_of=lambda i: ["train", "train", "val", "test"][i % 4])
     items, _ = read_jsonl(jsonl)
-    train_run(get_recipe("tiny"), items, str(root / "src-ckpt"), log=None, cache_root=str(root / "cache"))
+    train_run(get_recipe("tiny"), items, str(root / "src-ckpt"), cache_root=str(root / "cache"))
     return root
 
 
@@ -44,8 +45,8 @@ def test_load_into_reproduces_every_source_tensor(source):
 def test_transfer_reports_zero_few_scratch_and_records_source(source):
     tgt = write_synthetic_files(source / "tgt", 16, seed=5, split_of=lambda i: "test" if i % 2 else "train")
     items, _ = read_jsonl(tgt)
-    report = transfer(str(source / "src-ckpt"), items, 4, str(source / "tgt-ckpt"), epochs=2, log=None,
-                      cache_root=str(source / "cache"))
+    report = transfer_run(str(source / "src-ckpt"), items, 4, str(source / "tgt-ckpt"), epochs=2,
+                          cache_root=str(source / "cache"))
     assert set(report["results"]) == {"zero_shot", "few_shot", "from_scratch"}
     assert report["shots"] == 4
     for res in report["results"].values():
