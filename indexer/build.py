@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from tqdm import tqdm
 
 from xmodal.alignment.core.atomic import atomic_write_json
+from xmodal.alignment.backends import backend_names
 from xmodal.alignment.core.errors import XmodalError
 
 from .embed import embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds
 from .indexing import Encoded, IndexOptions, index_shards
+from .progress import EmbedProgress, count_records
 from .manifest import REPORT_NAME, IndexManifest
 from .publish import Writer
 from .readers import Entry, Record, Skipped, read_corpus
@@ -46,6 +47,9 @@ class BuildConfig:
     workers: int = 2
     thresholds: Thresholds = field(default_factory=Thresholds)
     tune_queries: int = 1000
+    backend: str | None = None  # inference backend/device/precision; None: environment, else auto
+    device: str | None = None
+    precision: str | None = None
 
 
 class SkipCollector:
@@ -61,7 +65,7 @@ class SkipCollector:
             if isinstance(e, Skipped):
                 self.skipped.append({**e.as_dict(), "stage": "read"})
                 if self.bar is not None:
-                    self.bar.set_postfix(skipped=len(self.skipped), refresh=False)
+                    self.bar.skipped(len(self.skipped))
             else:
                 yield e
 
@@ -83,9 +87,11 @@ def skip_summary(skipped: list[dict[str, str]]) -> dict[str, int]:
 
 def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: str, shard_size: int,
                  batch_size: int, workers: int, dtype: str, progress: bool,
-                 on_shard: ShardHook | None) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
-    """Run the embedding stage with a progress bar; -> (shards, skipped, stats)."""
-    bar = tqdm(unit="item", desc="embedding", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+                 on_shard: ShardHook | None, count: Callable[[], int] | None = None
+                 ) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
+    """Run the embedding stage with a progress bar; -> (shards, skipped, stats).
+    `count()` gives the bar its total (run in a background thread)."""
+    bar = EmbedProgress(progress, count)
     reader = SkipCollector(entries, bar)
     reused = 0
     n_records = 0
@@ -97,13 +103,13 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: s
         reused += was_reused
         n_records += n
         n_embedded += 0 if was_reused else n
-        bar.update(n)
+        bar.shard(n)
         if on_shard:
             on_shard(k, name, was_reused, n)
 
     try:
         names = embed_to_shards(reader.records(), stack, str(writer.dir), prefix, shard_size,
-                                batch_size, workers, dtype, hook)
+                                batch_size, workers, dtype, hook, bar.batch)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -130,23 +136,26 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
         raise XmodalError("--shard-size and --batch-size must be positive")
     t_start = time.perf_counter()
     out = Path(cfg.out)
-    stack = stack if stack is not None else load_encoder(cfg.model)  # fail before touching `out`
+    if stack is None:  # fail before touching `out`
+        stack = load_encoder(cfg.model, cfg.backend, cfg.device, cfg.precision)
     with Writer(out, create=True) as writer:
         # Shard names carry the encoder: a rebuild with other weights never
         # overwrites shards that readers of the previous build still use.
         prefix = f"b-{stack.fingerprint[:10]}-"
         names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, prefix,
                                               cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
-                                              progress, on_shard)
+                                              progress, on_shard, lambda: count_records(cfg.corpus))
         report: dict[str, Any] = {
             "corpus": [str(c) for c in cfg.corpus], "model": stack.spec,
-            "encoder_fingerprint": stack.fingerprint, "skipped": skipped,
+            "encoder_fingerprint": stack.fingerprint, "encoder_backend": backend_names(stack, chosen_only=True),
+            "skipped": skipped,
             "skipped_count": len(skipped), "skipped_by_reason": skip_summary(skipped), **estats,
         }
         opts = IndexOptions(cfg.memory, cfg.recall, cfg.factory, cfg.thresholds, cfg.tune_queries)
         try:
-            manifest = index_shards(writer, names, Encoded(stack.spec, stack.fingerprint, stack.dim),
-                                    opts, cfg.dtype, log, {"corpus_roots": corpus_roots(cfg.corpus)})
+            enc = Encoded(stack.spec, stack.fingerprint, stack.dim, report["encoder_backend"])
+            manifest = index_shards(writer, names, enc, opts, cfg.dtype, log,
+                                    {"corpus_roots": corpus_roots(cfg.corpus)})
         except XmodalError as exc:
             report["error"] = str(exc)
             atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from xmodal.alignment.backends.flags import backend_flags
+from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
 
 from xmodal.alignment.core.sizes import parse_memory
@@ -62,14 +64,16 @@ def index() -> None:
 @click.option("--fp32", is_flag=True, help="Store shard vectors as float32 (default float16).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@backend_flags
 def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
               factory: str | None, batch_size: int, shard_size: int, fp32: bool, as_json: bool,
-              quiet: bool) -> None:
+              quiet: bool, backend: str | None, device: str | None, precision: str | None) -> None:
     """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index."""
     from .build import BuildConfig, build
 
     cfg = BuildConfig(list(corpus), out, model, parse_memory(memory, DEFAULT_MEMORY), recall, factory, batch_size,
-                      shard_size, "float32" if fp32 else "float16")
+                      shard_size, "float32" if fp32 else "float16", backend=backend, device=device,
+                      precision=precision)
     try:
         report = build(cfg, progress=not quiet)
     except KeyboardInterrupt:
@@ -93,13 +97,16 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
 @click.option("--upsert", is_flag=True, help="Replace items whose id is already indexed.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool) -> None:
+@backend_flags
+def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool,
+            backend: str | None, device: str | None, precision: str | None) -> None:
     """Add items from PATHS to INDEX_DIR (new generation, no full rebuild)."""
     from .update import add
 
     try:
         res = add(index_dir, list(paths), upsert=upsert, batch_size=batch_size,
-                  progress=not (as_json or not sys.stderr.isatty()))
+                  progress=not (as_json or not sys.stderr.isatty()),
+                  run=RunOptions(backend, device, precision))
     except KeyboardInterrupt:
         _interrupted("index add", index_dir)
     _skips(res["skipped"], as_json)

@@ -55,11 +55,13 @@ def _load_media(records: Sequence[Record]) -> dict[int, Any]:
 
 
 def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
-                  workers: int = 2) -> EmbeddedBatch:
+                  workers: int = 2, on_batch: Callable[[float], None] | None = None) -> EmbeddedBatch:
     """Embed items and their captions; bad ones are skipped with a reason.
 
     Output order is deterministic: for each record, its item row, then its
-    caption rows (kind='caption', parent_id = the item id)."""
+    caption rows (kind='caption', parent_id = the item id). `on_batch(f)`
+    runs after each encoder batch: f is the share of this call's vectors
+    that batch computed (for progress bars)."""
     skipped: list[dict[str, str]] = []
     media = _load_media(records)
     # (modality, input) per vector to compute, keyed by (record pos, caption j or -1)
@@ -82,6 +84,8 @@ def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
                 else:
                     jobs.setdefault("text", []).append(((pos, j), cap, caption_id(r.id, j)))
     vec_of: dict[tuple[int, int], np.ndarray] = {}
+    total_jobs = max(1, sum(len(v) for v in jobs.values()))
+    step = (lambda n: on_batch(n / total_jobs)) if on_batch else None
     for modality in ("image", "audio", "text"):  # items before captions: parents known
         todo = jobs.get(modality, [])
         if modality == "text":  # captions of a skipped item are dropped with it
@@ -95,7 +99,7 @@ def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
         if not todo:
             continue
         res = stack.embed(modality, [t[1] for t in todo], batch_size=batch_size, workers=workers,
-                          names=[t[2] for t in todo])
+                          names=[t[2] for t in todo], on_batch=step)
         for vi, pos in enumerate(res.ok):
             vec_of[todo[pos][0]] = res.vectors[vi]
         for err in res.errors:
@@ -121,18 +125,21 @@ def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
 def embed_to_shards(records: Iterable[Record], stack: Any, index_dir: str, prefix: str,
                     shard_size: int = 1024, batch_size: int = 32, workers: int = 2,
                     dtype: str = "float16",
-                    on_shard: Callable[[int, str, bool, int], None] | None = None) -> list[str]:
+                    on_shard: Callable[[int, str, bool, int], None] | None = None,
+                    on_batch: Callable[[int, float], None] | None = None) -> list[str]:
     """Embed a record stream into shards `<prefix><k>`; finished ones are reused.
 
     `on_shard(k, name, reused, n_records)` runs after each shard (progress
-    bars, and tests inject failures here to simulate a crash)."""
+    bars, and tests inject failures here to simulate a crash);
+    `on_batch(n_records, fraction)` after each encoder batch inside one."""
     names: list[str] = []
     for k, chunk in enumerate(chunked(records, shard_size)):
         name = f"{prefix}{k:05d}"
         rec_hash = records_hash([r.id for r in chunk])
         reused = is_finished(index_dir, name, rec_hash, stack.fingerprint)
         if not reused:
-            batch = embed_records(chunk, stack, batch_size, workers)
+            step = (lambda f, n=len(chunk): on_batch(n, f)) if on_batch else None
+            batch = embed_records(chunk, stack, batch_size, workers, step)
             write_shard(index_dir, name, batch.vectors, batch.rows, batch.skipped, rec_hash,
                         stack.fingerprint, dtype)
         names.append(name)

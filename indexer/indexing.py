@@ -45,11 +45,14 @@ class IndexOptions:
 
 @dataclass
 class Encoded:
-    """Identity of the encoder that produced the vectors."""
+    """Identity of the encoder that produced the vectors. `backend` (modality
+    -> inference backend) is informational: the fingerprint alone decides
+    which queries an index accepts."""
 
     spec: str
     fingerprint: str
     dim: int
+    backend: dict[str, str] = field(default_factory=dict)
 
 
 def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRow]]:
@@ -181,7 +184,7 @@ def publish_generation(writer: Writer, index: Any, factory: str, search_params: 
         encoder_spec=enc.spec, encoder_fingerprint=enc.fingerprint, dim=enc.dim, factory=factory,
         index_file=name, generation=generation, search_params=search_params,
         counts={**meta.counts(generation), "deleted": deleted}, files=writer.file_entries(name), stats=stats,
-        vector_dtype=vector_dtype)
+        vector_dtype=vector_dtype, encoder_backend=dict(enc.backend))
     writer.publish(manifest)
     if purge if purge is not None else supports_remove(index):
         meta.purge_deleted(generation - 1)

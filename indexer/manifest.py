@@ -50,6 +50,9 @@ class IndexManifest:
     stats: dict[str, Any] = field(default_factory=dict)
     vector_dtype: str = "float16"
     created: float = field(default_factory=time.time)
+    # modality -> inference backend(s) that computed the vectors (e.g. "onnx",
+    # "onnx,torch" after an add with another); any backend may query them
+    encoder_backend: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -18,12 +18,15 @@ from typing import Any, Callable, Iterable, Sequence
 import faiss
 import numpy as np
 
+from xmodal.alignment.backends import backend_names, merge_backends
+from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
 
 from .build import corpus_roots, embed_corpus, skip_summary
 from .directions import groups_of
 from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
 from .indexing import Encoded, IndexOptions, build_and_tune, load_shards, publish_generation
+from .progress import count_records
 from .publish import Writer
 from .reader import load_faiss
 from .readers import Entry, read_corpus
@@ -33,11 +36,12 @@ from .shards import VectorStore
 Log = Callable[[str], None]
 
 
-def _stack_for(writer: Writer, stack: Any) -> Any:
+def _stack_for(writer: Writer, stack: Any, run: RunOptions | None = None) -> Any:
     from xmodal.alignment import load_encoder
 
     m = writer.manifest
-    stack = stack if stack is not None else load_encoder(m.encoder_spec)
+    run = run or RunOptions(None, None, None)
+    stack = stack if stack is not None else load_encoder(m.encoder_spec, run.backend, run.device, run.precision)
     if stack.fingerprint != m.encoder_fingerprint:
         raise XmodalError(f"{writer.dir} was built with encoder '{m.encoder_spec}' "
                           f"(fingerprint {m.encoder_fingerprint[:12]}) but '{stack.spec}' now has "
@@ -46,13 +50,16 @@ def _stack_for(writer: Writer, stack: Any) -> Any:
 
 
 def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any],
-            purge: bool | None = None, deleted: int = 0) -> dict[str, Any]:
+            purge: bool | None = None, deleted: int = 0, stack: Any = None) -> dict[str, Any]:
     """Publish the next generation; `deleted` vectors are added to the
     running count of deletions since the last compaction."""
     m = writer.manifest
     deleted_total = 0 if purge else m.counts.get("deleted", 0) + deleted
     stats = {**m.stats, **extra, "updated": time.time()}
-    enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim)
+    backend = dict(m.encoder_backend)
+    if stack is not None:  # an add: its vectors may come from another backend
+        backend = merge_backends(backend, backend_names(stack, chosen_only=True))
+    enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim, backend)
     new = publish_generation(writer, index, m.factory, m.search_params, stats, enc, generation,
                              m.vector_dtype, purge, deleted_total)
     counts = new.counts
@@ -72,17 +79,19 @@ def _remove_labels(index: Any, meta: Any, labels: Sequence[int], generation: int
 
 def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: bool = False,
         stack: Any = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
-        progress: bool = False, on_shard: Any = None) -> dict[str, Any]:
-    """Add (or with `upsert`, replace) items; existing ids are otherwise skipped."""
+        progress: bool = False, on_shard: Any = None, run: RunOptions | None = None) -> dict[str, Any]:
+    """Add (or with `upsert`, replace) items; existing ids are otherwise skipped.
+    `run` picks the backend/device when the encoder is loaded here."""
     with Writer(index_dir) as writer:
         meta = writer.open_meta()
-        stack = _stack_for(writer, stack)
+        stack = _stack_for(writer, stack, run)
         generation = writer.generation + 1
         old_roots = writer.manifest.stats.get("corpus_roots", [])
         entries = read_corpus(list(corpus), old_roots) if _is_paths(corpus) else corpus
+        count = (lambda: count_records(list(corpus), old_roots)) if _is_paths(corpus) else None
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
                                               batch_size, workers, writer.manifest.vector_dtype,
-                                              progress, on_shard)
+                                              progress, on_shard, count)
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
         allvecs, rows = load_shards(writer.dir, names)
         existing = meta.live_labels([r.id for r in rows if r.kind == "item"])
@@ -111,7 +120,7 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
         roots = corpus_roots(corpus, old_roots) if _is_paths(corpus) else old_roots
-        out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced))
+        out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced), stack=stack)
         out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
                     "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,
                     "skipped_by_reason": skip_summary(skipped), **estats})

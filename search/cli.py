@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from xmodal.alignment.backends.flags import backend_flags
+from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.core.output import fail
 from xmodal.alignment.core.threads import set_threads
@@ -80,20 +82,23 @@ def _one_thread_unless_asked() -> None:
 @click.option("--rescore", is_flag=True, help="Re-rank ANN candidates exactly with stored vectors.")
 @click.option("--json", "as_json", is_flag=True, default=None, help="JSON Lines even on a terminal.")
 @click.option("--table", "as_table", is_flag=True, help="Table even when piped.")
+@backend_flags
 def search(index, query_text, image, audio, embedding, item_id, k, target, where_pairs,
-           dedup, rescore, as_json, as_table) -> None:
+           dedup, rescore, as_json, as_table, backend, device, precision) -> None:
     """Search INDEX with QUERY_TEXT, an image, a sound, a vector or an id.
 
     Prints a table on a terminal and JSON Lines when piped (or with --json).
     Exit status: 0 hits found, 1 no results, 2 user error."""
-    from .engine import Engine
+    from .engine import Engine, check_k
 
     _one_thread_unless_asked()
     try:
+        check_k(k)  # a bad -k is one error line before any model loads
         query = _query(query_text, image, audio, embedding, item_id)
         where = parse_where(where_pairs)
-        hits = Engine.open(str(index)).search(query, k=k, target=target, where=where,
-                                              dedup=dedup, rescore=rescore)
+        run = RunOptions(backend, device, precision)
+        hits = Engine.open(str(index), run=run).search(query, k=k, target=target, where=where,
+                                                       dedup=dedup, rescore=rescore)
     except XmodalError as exc:
         fail(str(exc), EXIT_USER_ERROR)
         return
@@ -115,7 +120,8 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
                    "roots the index manifests record.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(indexes, host, port, media_roots, log_level) -> None:
+@backend_flags
+def serve(indexes, host, port, media_roots, log_level, backend, device, precision) -> None:
     """Serve INDEXES (same encoder) over HTTP: API at /search, docs at
     /docs, the web page at /.
 
@@ -131,7 +137,7 @@ def serve(indexes, host, port, media_roots, log_level) -> None:
     _one_thread_unless_asked()
 
     try:
-        engine = Engine.open([str(p) for p in indexes])
+        engine = Engine.open([str(p) for p in indexes], run=RunOptions(backend, device, precision))
     except XmodalError as exc:
         fail(str(exc), EXIT_USER_ERROR)
         return

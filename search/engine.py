@@ -72,9 +72,11 @@ class Engine:
 
     @classmethod
     def open(cls, paths: str | Sequence[str], encoder: Any = None,
-             opener: Opener = default_opener) -> "Engine":
+             opener: Opener = default_opener, run: Any = None) -> "Engine":
         """Open index directories via their manifests and load the encoder
-        they name once (or use `encoder`, which must match them)."""
+        they name once (or use `encoder`, which must match them). `run`
+        (`RunOptions`) picks its backend/device: any backend queries any
+        index of the same weights."""
         paths = [str(paths)] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else [str(p) for p in paths]
         names = source_names(paths)
         sources = [IndexSource(p, n, opener) for p, n in zip(paths, names)]
@@ -82,7 +84,7 @@ class Engine:
         if encoder is None:
             from xmodal.alignment import load_encoder
 
-            encoder = load_encoder(sources[0].manifest.encoder_spec)
+            encoder = load_encoder(sources[0].manifest.encoder_spec, *_run_names(run))
         return cls(sources, encoder)
 
     @property
@@ -314,3 +316,8 @@ def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         stages[stage] = stages.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _run_names(run: Any) -> tuple[Any, Any, Any]:
+    """(backend, device, precision) of a RunOptions, or defaults."""
+    return (None, None, None) if run is None else (run.backend, run.device, run.precision)

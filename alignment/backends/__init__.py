@@ -17,7 +17,7 @@ from .devices import DEVICE_CHOICES, Device, resolve_device
 from .options import BACKENDS, PRECISIONS, BackendError, RunOptions, run_options
 
 __all__ = ["BACKENDS", "DEVICE_CHOICES", "PRECISIONS", "BackendError", "Device", "RunOptions",
-           "backend_names", "bind", "resolve_device", "run_options", "runner_for"]
+           "backend_names", "bind", "merge_backends", "resolve_device", "run_options", "runner_for"]
 
 
 def runner_for(backend: str, fingerprint, device: Device, precision: str = "auto") -> Any:
@@ -52,6 +52,16 @@ def bind(stack: Any, backend: str | None = None, device: str | None = None,
     return stack
 
 
-def backend_names(stack: Any) -> dict[str, str]:
-    """Modality -> the backend its encoder runs on ('auto' until it chose)."""
-    return {m: getattr(getattr(e, "runner", None), "resolved", "torch") for m, e in stack.encoders.items()}
+def backend_names(stack: Any, chosen_only: bool = False) -> dict[str, str]:
+    """Modality -> the backend its encoder runs on ('auto' until it chose;
+    left out with `chosen_only`). Plugin encoders without a runner: 'native'."""
+    out = {m: getattr(getattr(e, "runner", None), "resolved", "native") for m, e in stack.encoders.items()}
+    return {m: b for m, b in out.items() if not (chosen_only and b == "auto")}
+
+
+def merge_backends(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """Per modality, every backend that computed some of an index's vectors."""
+    out = dict(old)
+    for m, b in new.items():
+        out[m] = ",".join(sorted(set(filter(None, out.get(m, "").split(","))) | {b}))
+    return out

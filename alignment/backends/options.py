@@ -20,11 +20,12 @@ class BackendError(XmodalError):
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a stack runs: backend, device and numeric precision (names)."""
+    """How a stack runs: backend, device and numeric precision (names;
+    None = the default: environment, else auto)."""
 
-    backend: str = "auto"
-    device: str = "auto"
-    precision: str = "auto"
+    backend: str | None = None
+    device: str | None = None
+    precision: str | None = None
 
 
 def default_backend() -> str:

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import click
 
+from ..backends.flags import backend_flags
 from ..core.errors import XmodalError
 from .root import fail
 
@@ -51,11 +52,13 @@ def _show(row: dict[str, Any], as_json: bool) -> None:
 @click.option("--image", "-i", "images", multiple=True, type=click.Path(), help="Image file or folder (repeatable).")
 @click.option("--audio", "-a", "audios", multiple=True, type=click.Path(), help="Audio file or folder (repeatable).")
 @click.option("--batch-size", "-b", default=32, show_default=True, type=click.IntRange(1, 4096))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Decoding threads.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Decoding workers (processes for images/audio).")
 @click.option("--json/--no-json", "as_json", default=None,
               help="JSON Lines (default when stdout is not a terminal).")
+@backend_flags
 def encode(model: str, texts: tuple[str, ...], images: tuple[str, ...], audios: tuple[str, ...],
-           batch_size: int, workers: int, as_json: bool | None) -> None:
+           batch_size: int, workers: int, as_json: bool | None, backend: str | None, device: str | None,
+           precision: str | None) -> None:
     """Encode texts, images and audio clips into the model's shared space."""
     jobs = [("text", list(texts)), ("image", expand_paths(images, IMAGE_EXT)),
             ("audio", expand_paths(audios, AUDIO_EXT))]
@@ -66,7 +69,7 @@ def encode(model: str, texts: tuple[str, ...], images: tuple[str, ...], audios: 
     try:
         from ..registry import load_encoder
 
-        stack = load_encoder(model)
+        stack = load_encoder(model, backend, device, precision)
         for modality, items in jobs:
             if items:
                 stack.encoder(modality)  # fail early if the model lacks it

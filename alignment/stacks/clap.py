@@ -32,6 +32,7 @@ class ClapAudioEncoder(TowerEncoder):
     decoding threads) -> ClapModel audio features averaged per clip."""
 
     modality = "audio"
+    decode_in = "processes"
 
     def __init__(self, tower: ClapAudio, head: Head, extractor, cfg: AudioConfig, fusion: bool):
         super().__init__(tower, head)

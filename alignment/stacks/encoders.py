@@ -136,6 +136,7 @@ class TextEncoder(TowerEncoder):
     """Text: template applied in prepare(), soft prompt spliced in the graph."""
 
     modality = "text"
+    decode_in = "inline"  # a strip and a template: not worth a hand-off
 
     def __init__(self, tower: nn.Module, head: Head, template: str = "{}",
                  prompt: torch.Tensor | None = None):
@@ -166,6 +167,7 @@ class ImageEncoder(TowerEncoder):
     """Images: robust decode -> `transform` (PIL -> CHW tensor) -> tower."""
 
     modality = "image"
+    decode_in = "processes"  # decode + resize hold the GIL for much of their time
 
     def __init__(self, tower: nn.Module, head: Head, transform: Callable[[Any], torch.Tensor],
                  decode_size: int):
@@ -198,6 +200,7 @@ class AudioEncoder(TowerEncoder):
     each clip's windows -> head."""
 
     modality = "audio"
+    decode_in = "processes"  # decode + resample + log-mel
 
     def __init__(self, tower: nn.Module, head: Head, cfg: AudioConfig):
         super().__init__(tower, head)
