@@ -12,7 +12,7 @@ from .core.errors import XmodalError
 
 @dataclass(frozen=True)
 class TextConfig:
-    """Text tower: `minilm` (pretrained) or `tiny_bert` (random, for tests)."""
+    """Text tower: `minilm` / `mpnet` (pretrained) or `tiny_bert` (random, for tests)."""
 
     kind: str
     max_tokens: int = 256

@@ -33,6 +33,8 @@ CORPORA = {
     "freedesktop": "freedesktop sound theme event sounds, captioned from their names",
     "speech": "spoken captions: espeak-ng renderings + Tux Paint's recorded descriptions",
     "emoji": "Noto Color Emoji pictures captioned with Unicode CLDR names and keywords",
+    "scratch": "Scratch 1.4 media library: cartoon sprites, backdrops and sounds, captioned from names",
+    "art4apps": "Art4Apps picture dictionary (via pysiogame): one drawing per word, by topic",
 }
 
 

