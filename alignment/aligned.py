@@ -5,6 +5,10 @@ Tensors (safetensors, never pickle):
     head.<modality>.<param>   projection head weights
     prompt.text               soft prompt (n_ctx, hidden), when trained
     tower.audio.<param>       audio tower weights + BN buffers, when trained
+                              (only the trained tail for an ImageNet audio tower)
+    concept.class_embeddings  text-tower features of the ImageNet class names
+    concept.gate              the concept path's gate in the image head
+    head.concept.<param>      the concept projection, when it is not the text head
     log_scale                 learnt log temperature
 JSON (`CheckpointInfo`): format/version, shared dim, base spec, the tower
 fingerprints it was trained on, head shapes/kinds, prompt and templates, the
@@ -49,6 +53,7 @@ class CheckpointInfo:
     template: str = "{}"
     templates: list[str] = field(default_factory=list)
     audio_tower: bool = False
+    concept: dict[str, Any] | None = None   # the ConSE bridge: top, tau, names, template, projection
     weights_sha256: str = ""
     recipe: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
@@ -178,8 +183,8 @@ def apply_alignment(stack, ckpt_dir: str | Path):
         try:
             head.load_state_dict(prefixed(tensors, f"head.{m}"), strict=True)
             if m == "audio" and info.audio_tower:
-                enc.tower.load_state_dict(prefixed(tensors, "tower.audio"), strict=True)
-        except RuntimeError as exc:
+                load_audio_tower(enc.tower, prefixed(tensors, "tower.audio"))
+        except (RuntimeError, KeyError) as exc:
             raise BadInput(where, f"{m} weights do not fit ({str(exc).splitlines()[0]})") from None
         enc.head = head.eval()
         enc.tower.eval()
@@ -187,8 +192,43 @@ def apply_alignment(stack, ckpt_dir: str | Path):
             enc.template = info.template or "{}"
             prompt = tensors.get("prompt.text")
             enc.prompt = prompt.float() if prompt is not None else None
+    if info.concept:
+        install_concept(stack, tensors, info, where)
     stack.aligned = True
     stack.info.setdefault("checkpoint_hashes", {})["alignment"] = info.weights_sha256
     stack.info["alignment"] = {"dir": str(Path(ckpt_dir).resolve()), "metrics": info.metrics}
     stack.fingerprint = combine([stack.fingerprint, f"alignment|{info.weights_sha256}"])
     return stack
+
+
+def load_audio_tower(tower, state: dict[str, torch.Tensor]) -> None:
+    """Trained audio tower weights: the whole tower, or only the trained
+    tail of an ImageNet-initialised one (its trunk is the ImageNet file)."""
+    if hasattr(tower, "load_tail"):
+        tower.load_tail(state)
+    else:
+        tower.load_state_dict(state, strict=True)
+
+
+def install_concept(stack, tensors: dict[str, torch.Tensor], info: CheckpointInfo, where: str) -> None:
+    """Wrap the installed image head in the gated ConSE concept head."""
+    from .heads import Head
+    from .towers.concept import ConceptBridge, GatedConceptHead, image_classifier
+
+    cfg = info.concept or {}
+    img, txt = stack.encoders.get("image"), stack.encoders.get("text")
+    names = tensors.get("concept.class_embeddings")
+    if img is None or txt is None or names is None or "concept.gate" not in tensors:
+        raise BadInput(where, "has a concept bridge but lacks its class embeddings, gate or text/image encoders")
+    try:
+        bridge = ConceptBridge(image_classifier(img.tower), names.float(), int(cfg.get("top", 10)),
+                               float(cfg.get("tau", 1.0)))
+        if cfg.get("projection", "text") == "text":
+            proj = txt.head  # the concept vector lives in the text tower's space
+        else:
+            proj = Head(bridge.out_dim, info.dim, str(cfg.get("proj_kind", "linear")))
+            proj.load_state_dict(prefixed(tensors, "head.concept"), strict=True)
+        head = GatedConceptHead(img.head, bridge, proj, float(tensors["concept.gate"].reshape(())))
+    except (ValueError, RuntimeError) as exc:
+        raise BadInput(where, f"concept bridge does not fit ({str(exc).splitlines()[0]})") from None
+    img.head = head.eval()

@@ -43,6 +43,7 @@ class AudioConfig:
     repeated to fill it; longer ones give up to `max_windows` evenly spaced
     windows whose features are averaged."""
 
+    kind: str = "cnn"               # or "efficientnet_lite0" (ImageNet-initialised)
     sample_rate: int = 16000
     window_seconds: float = 5.0
     max_windows: int = 6

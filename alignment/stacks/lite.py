@@ -26,7 +26,7 @@ def build_from_config(cfg: StackConfig, spec: str) -> EncoderStack:
     seed = cfg.seed
     text_tower, text_files = build_text_tower(cfg.text, seed + 1)
     image_tower, image_files = build_image_tower(cfg.image, seed + 2)
-    audio_tower = build_audio_tower(cfg.audio, seed + 3)
+    audio_tower, audio_files = build_audio_tower(cfg.audio, seed + 3)
     ic = cfg.image
     encoders = {
         "text": TextEncoder(text_tower, make_head(text_tower.out_dim, cfg.dim, cfg.text.head, seed + 11)),
@@ -43,7 +43,7 @@ def build_from_config(cfg: StackConfig, spec: str) -> EncoderStack:
                          info={"config": cfg.raw, "weight_files": {
                              "text": [str(p) for p in text_files],
                              "image": [str(p) for p in image_files],
-                             "audio": [],
+                             "audio": [str(p) for p in audio_files],
                          }})
     stack.fingerprint = compute_fingerprint(stack)
     return stack.eval()

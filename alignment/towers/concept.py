@@ -77,7 +77,33 @@ class GatedConceptHead(nn.Module):
                              f"bridge {bridge.out_dim} / head {base.out_dim}")
         self.base, self.bridge, self.proj = base, bridge, proj
         self.gate = nn.Parameter(torch.tensor(float(gate)))
-        self.in_dim, self.out_dim, self.kind = base.in_dim, base.out_dim, f"{base.kind}+concept"
+        self.in_dim, self.out_dim, self.kind = base.in_dim, base.out_dim, base.kind
+        # training-time dropout on the plain head's input only: the
+        # classifier behind the concept vector must see the clean features
+        self.input_dropout = 0.0
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.base(pooled) + self.gate * self.proj(self.bridge(pooled))
+        x = pooled
+        if self.training and self.input_dropout > 0:
+            x = nn.functional.dropout(pooled, self.input_dropout)
+        return self.base(x) + self.gate * self.proj(self.bridge(pooled))
+
+
+def class_embeddings(text_tower, names: list[str], template: str = CLASS_TEMPLATE,
+                     batch: int = 100) -> torch.Tensor:
+    """The text tower's (pre-head) features of every class name."""
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(names), batch):
+            tok = text_tower.tokenize([template.format(n) for n in names[s : s + batch]])
+            out.append(text_tower.features(tok["input_ids"], tok["attention_mask"]).float())
+    return torch.cat(out).clone()
+
+
+def image_classifier(image_tower) -> nn.Linear:
+    """The ImageNet classifier of a timm image tower (ValueError if none)."""
+    clf = getattr(image_tower, "classifier", None) or getattr(getattr(image_tower, "model", None), "classifier", None)
+    if not isinstance(clf, nn.Linear):
+        raise ValueError("the concept bridge needs an image tower with its ImageNet classifier "
+                         "(EfficientNet-Lite); this tower has none")
+    return clf

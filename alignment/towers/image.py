@@ -90,6 +90,9 @@ class TinyConvTower(nn.Module):
             prev = ch
         self.body = nn.Sequential(*layers)
         self.out_dim: int = prev
+        # a random 1000-way "ImageNet" classifier, so the concept bridge
+        # (which reads the tower's own classifier) can be tested on tiny
+        self.classifier = nn.Linear(prev, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).mean(dim=(2, 3))

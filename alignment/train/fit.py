@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..aligned import prefixed
+from ..aligned import load_audio_tower, prefixed
+from .concept import add_concept, concept_config, concept_tensors
 from .model import Aligner, SplitData, cropped_audio, init_soft_prompt, prompted_text
 from .recipes import Recipe
 from .trainer import History, train
@@ -51,10 +52,15 @@ def make_aligner(stack, recipe: Recipe, modalities: list[str], dim: int | None =
     audio_tower = None
     if recipe.train_audio_tower and "audio" in modalities:
         audio_tower = copy.deepcopy(stack.encoder("audio").tower)
-        for p in audio_tower.parameters():
+        # an ImageNet-initialised tower trains only its tail; its trunk stays ImageNet
+        trainable = audio_tower.tail if hasattr(audio_tower, "tail") else audio_tower
+        for p in trainable.parameters():
             p.requires_grad_(True)
     model = Aligner(in_dims, dim or stack.dim, recipe.head, seed=recipe.seed, audio_tower=audio_tower)
     model.feature_dropout = recipe.feature_dropout
+    concept = concept_config(recipe.concept)
+    if concept and {"text", "image"} <= set(modalities):
+        add_concept(model, stack, concept, recipe.seed).projection = concept["projection"]
     if audio_tower is not None:
         model.tower_fns["audio"] = cropped_audio(recipe.audio_crop_frames)
     return model
@@ -83,24 +89,36 @@ def load_into(model: Aligner, tensors: dict[str, torch.Tensor], stack, recipe: R
     for m, head in model.heads.items():
         sub = prefixed(tensors, f"head.{m}")
         if sub:
-            head.load_state_dict(sub, strict=True)
+            getattr(head, "base", head).load_state_dict(sub, strict=True)
+        if hasattr(head, "bridge") and "concept.gate" in tensors:
+            with torch.no_grad():
+                head.gate.copy_(tensors["concept.gate"].reshape(()))
+            if prefixed(tensors, "head.concept"):
+                head.proj.load_state_dict(prefixed(tensors, "head.concept"), strict=True)
     if "log_scale" in tensors:
         with torch.no_grad():
             model.log_scale.copy_(tensors["log_scale"].reshape(()))
     if model.audio_tower is not None and prefixed(tensors, "tower.audio"):
-        model.audio_tower.load_state_dict(prefixed(tensors, "tower.audio"), strict=True)
+        load_audio_tower(model.audio_tower, prefixed(tensors, "tower.audio"))
     if "prompt.text" in tensors:
         enable_prompt(model, stack, recipe, init=tensors["prompt.text"])
 
 
 def export_tensors(model: Aligner) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors (see `xmodal.alignment.aligned`)."""
-    out = {f"head.{m}.{k}": v for m, h in model.heads.items() for k, v in h.state_dict().items()}
+    out = {}
+    for m, h in model.heads.items():
+        if hasattr(h, "bridge"):  # concept head: its plain head + the concept tensors
+            out.update(concept_tensors(h, h.projection))
+            h = h.base
+        out.update({f"head.{m}.{k}": v for k, v in h.state_dict().items()})
     out["log_scale"] = model.log_scale.detach().reshape(1)
     if model.prompt is not None:
         out["prompt.text"] = model.prompt.detach()
     if model.audio_tower is not None:
-        out.update({f"tower.audio.{k}": v for k, v in model.audio_tower.state_dict().items()})
+        tower = model.audio_tower
+        state = tower.tail_state() if hasattr(tower, "tail_state") else tower.state_dict()
+        out.update({f"tower.audio.{k}": v for k, v in state.items()})
     return out
 
 

@@ -169,7 +169,8 @@ class Aligner(nn.Module):
             feats = fn({k: v[index] for k, v in rows.inputs.items()}, self)
         else:
             feats = rows.feats[index]
-            if self.training and self.feature_dropout > 0:
+            # a concept head drops out its own plain-head input (see GatedConceptHead)
+            if self.training and self.feature_dropout > 0 and not hasattr(self.heads[modality], "bridge"):
                 feats = torch.nn.functional.dropout(feats, self.feature_dropout)
         return self.heads[modality](feats)
 

@@ -60,6 +60,7 @@ class Recipe:
     feature_dropout: float = 0.0        # dropout on cached tower features while training
     staged_audio: bool = False          # bind audio after text-image, to frozen text/image heads
     audio_epochs: int = 12
+    concept: dict[str, Any] | None = None  # ConSE bridge in the image head (see train.concept)
     baselines: bool = True
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0

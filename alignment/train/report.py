@@ -14,6 +14,7 @@ from dataclasses import asdict
 from ..aligned import CheckpointInfo, HeadInfo, tower_fingerprint
 from ..retrieval_metrics import Recall
 from .baselines import run_baselines
+from .concept import concept_config
 from .data import Item, data_record
 from .evaluate import as_json, corpus_subsets, embed_split, recall_by_corpus
 from .fit import Fitted
@@ -103,12 +104,15 @@ def checkpoint_info(prep: Prepared, recipe: Recipe, model: Aligner, items: list[
     the hash of every corpus trained on (with split counts), metrics and
     training summary."""
     heads = {m: HeadInfo(h.in_dim, h.kind) for m, h in model.heads.items()}
+    image = model.heads["image"] if "image" in model.heads else None
+    concept = ({k: v for k, v in concept_config(recipe.concept).items() if k != "gate"}
+               if image is not None and hasattr(image, "bridge") else None)
     return CheckpointInfo(
         dim=model.dim, heads=heads, base=recipe.model,
         tower_fingerprints={m: tower_fingerprint(prep.stack, m) for m in model.heads},
         prompt=None if model.prompt is None else {"n_ctx": int(model.prompt.shape[0]), "init": recipe.prompt_init},
         template=prep.templates[0], templates=list(prep.templates),
-        audio_tower=model.audio_tower is not None,
+        audio_tower=model.audio_tower is not None, concept=concept,
         recipe=asdict(recipe),
         data=data_record(items),
         metrics=metrics, training={**stages, **timing},

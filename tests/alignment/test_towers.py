@@ -72,7 +72,7 @@ def test_tiny_image_tower_is_seeded(cfg):
 
 
 def test_audio_tower_accepts_3d_and_4d(cfg):
-    tower = build_audio_tower(cfg.audio, seed=0)
+    tower, _ = build_audio_tower(cfg.audio, seed=0)
     mel = torch.randn(3, cfg.audio.n_mels, 101)
     with torch.no_grad():
         assert torch.allclose(tower(mel), tower(mel.unsqueeze(1)))
