@@ -161,6 +161,14 @@ class IndexReader:
         """Refuse a query encoder other than the one that built the index."""
         m = self.manifest
         spec, fp = getattr(stack, "spec", None), getattr(stack, "fingerprint", None)
+        if fp != m.encoder_fingerprint and (spec or "").strip() == m.encoder_spec.strip():
+            # same name, other weights: e.g. an index built before xmodal
+            # shipped a new 'lite' alignment; querying it would mix spaces
+            raise XmodalError(
+                f"index {self.path} was built with another encoder: '{m.encoder_spec}' with fingerprint "
+                f"{m.encoder_fingerprint[:12]}, but '{spec}' here now has fingerprint {str(fp)[:12]} "
+                f"(its towers or alignment changed since): rebuild the index with this xmodal "
+                f"(xmodal index build ... --model {spec}) to query it")
         if fp != m.encoder_fingerprint or (spec or "").strip() != m.encoder_spec.strip():
             raise XmodalError(
                 f"index {self.path} was built with encoder '{m.encoder_spec}' "

@@ -105,3 +105,19 @@ def test_filtered_search_through_faiss_selector(tmp_path, monkeypatch, factory):
     assert set(got.ravel().tolist()) - {-1} <= set(allowed.tolist())
     truth = allowed[np.argsort(-(q @ x[allowed].T), axis=1)[:, :10]]
     assert recall_at_k(got, truth, 10) >= 0.9
+
+
+def test_index_of_an_older_same_named_encoder_says_rebuild(tmp_path, tiny):
+    """An index built with an earlier alignment of the same spec (a new
+    shipped 'lite' checkpoint) still opens, but queries say it was built
+    with another encoder and must be rebuilt."""
+    import copy
+
+    synthetic_index(tmp_path, clustered(100, 32))
+    ix = open_index(tmp_path)
+    newer = copy.copy(tiny)
+    newer.spec, newer.fingerprint = ix.manifest.encoder_spec, "f" * 64
+    with pytest.raises(XmodalError, match="built with another encoder.*rebuild the index") as exc:
+        ix.check_encoder(newer)
+    assert "\n" not in str(exc.value)
+    assert ix.manifest.encoder_spec == "synthetic"  # the old index itself is still readable
