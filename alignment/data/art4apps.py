@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import BadInput
 from .base import Built, Log
 from .debian import fetch_package
 from .gm import article
@@ -41,10 +40,8 @@ def build_from_dir(pictures: Path) -> Built:
     out = Built()
     for f in sorted(p for p in pictures.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         topic, word = f.parent.name, words_of(f.stem) or f.stem.replace("_", " ")
-        try:
-            info = inspect_image(f)
-        except BadInput as exc:
-            out.skip(str(f), exc.reason)
+        info = out.checked(f, inspect_image)
+        if info is None:
             continue
         out.pairs.append(Pair(id=f"art4apps/{topic}/{f.stem}", modality="image", path=str(f.resolve()),
                               captions=captions_for(word, topic), group=group_key(word),

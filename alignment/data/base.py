@@ -19,3 +19,14 @@ class Built:
 
     def skip(self, item: str, reason: str) -> None:
         self.skipped.append({"item": item, "reason": reason})
+
+    def checked(self, path: Any, check: Callable[[Any], Any]) -> Any:
+        """`check(path)` (an image/audio header check), or None after
+        recording the skip when it raises BadInput."""
+        from ..core.errors import BadInput
+
+        try:
+            return check(path)
+        except BadInput as exc:
+            self.skip(str(path), exc.reason)
+            return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import BadInput
 from .base import Built, Log
 from .debian import fetch_package
 from .gm import article
@@ -40,10 +39,8 @@ def build_from_dir(sounds: Path) -> Built:
     out = Built()
     for f in sorted(p for p in sounds.rglob("*") if p.suffix in (".oga", ".ogg", ".wav")):
         name = f.name[: -len(f.suffix)]
-        try:
-            info = check_audio(f)
-        except BadInput as exc:
-            out.skip(str(f), exc.reason)
+        info = out.checked(f, check_audio)
+        if info is None:
             continue
         out.pairs.append(Pair(id=f"freedesktop/{name}", modality="audio", path=str(f.resolve()),
                               captions=captions_for(name), group=name,

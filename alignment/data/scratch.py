@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import BadInput
 from .base import Built, Log
 from .debian import fetch_package
 from .gm import article
@@ -66,10 +65,8 @@ def build_from_dir(media: Path) -> Built:
                 continue
             words = words_of(f.stem)
             kind = KIND.get(category, category.lower())
-            try:
-                info = inspect_image(f)
-            except BadInput as exc:
-                out.skip(str(f), exc.reason)
+            info = out.checked(f, inspect_image)
+            if info is None:
                 continue
             rel = f.relative_to(media).with_suffix("")
             out.pairs.append(Pair(id=f"scratch/{rel.as_posix()}", modality="image", path=str(f.resolve()),
@@ -78,10 +75,8 @@ def build_from_dir(media: Path) -> Built:
                                   metadata={"category": category, "width": info.width, "height": info.height}))
     for f in sorted(p for p in (media / "Sounds").rglob("*") if p.suffix.lower() in SOUND_EXT):
         words = words_of(f.stem)
-        try:
-            info = check_audio(f)
-        except BadInput as exc:
-            out.skip(str(f), exc.reason)
+        info = out.checked(f, check_audio)
+        if info is None:
             continue
         rel = f.relative_to(media).with_suffix("")
         out.pairs.append(Pair(id=f"scratch/{rel.as_posix()}", modality="audio", path=str(f.resolve()),

@@ -9,15 +9,14 @@ import pytest
 import torch
 
 from xmodal.alignment import BadInput, load_encoder
-from xmodal.alignment.aligned import CONFIG, WEIGHTS, apply_alignment, load_checkpoint, save_checkpoint
-from xmodal.alignment.train.data import by_split, read_jsonl
-from xmodal.alignment.train.fit import export_tensors, fit_stages, make_aligner
+from xmodal.alignment.aligned import CONFIG, WEIGHTS, apply_alignment, load_checkpoint
+from xmodal.alignment.train.data import by_split
+from xmodal.alignment.train.fit import export_tensors
 from xmodal.alignment.train.recipes import get_recipe
 from xmodal.alignment.train.evaluate import embed_split
-from xmodal.alignment.train.prepare import base_stack, prepare
-from xmodal.alignment.train.report import checkpoint_info
 from xmodal.alignment.train.stack_eval import embed_items
-from xmodal.alignment.train.synthetic import write_synthetic_files
+
+from align_helpers import train_tiny
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -25,19 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("align")
-    jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: "test" if i % 4 == 3 else "train")
-    items, _ = read_jsonl(jsonl)
-    recipe = get_recipe("tiny")
-    stack = base_stack("tiny")
-    prep = prepare(recipe, items, stack=stack, cache_root=str(root / "cache"))
-    model = make_aligner(stack, recipe, prep.data["train"].modalities)
-    fit_stages(model, stack, recipe, prep.data["train"], prep.data["train"])  # val=train: exercise stage 2
-    ckpt = root / "ckpt"
-    info = checkpoint_info(prep, recipe, model, items, {}, {}, {})
-    save_checkpoint(ckpt, export_tensors(model), info)
-    return {"root": root, "ckpt": ckpt, "model": model, "prep": prep, "items": items,
-            "base": copy.deepcopy(stack), "base_fp": stack.fingerprint}
+    return train_tiny(tmp_path_factory.mktemp("align"), get_recipe("tiny"))
 
 
 def test_tensors_and_config_round_trip(trained):

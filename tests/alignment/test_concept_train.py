@@ -4,36 +4,25 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 
 from xmodal.alignment import load_encoder
-from xmodal.alignment.aligned import load_checkpoint, save_checkpoint
+from xmodal.alignment.aligned import load_checkpoint
 from xmodal.alignment.towers.concept import GatedConceptHead
-from xmodal.alignment.train.data import by_split, read_jsonl
-from xmodal.alignment.train.evalckpt import embed_items
-from xmodal.alignment.train.fit import export_tensors, fit_stages, make_aligner
+from xmodal.alignment.train.data import by_split
+from xmodal.alignment.train.evaluate import embed_split
 from xmodal.alignment.train.recipes import get_recipe
-from xmodal.alignment.train.run import base_stack, checkpoint_info, prepare
-from xmodal.alignment.train.synthetic import write_synthetic_files
-from xmodal.alignment.train.trainer import embed_split
+from xmodal.alignment.train.stack_eval import embed_items
+
+from align_helpers import train_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("concept")
-    jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: "test" if i % 4 == 3 else "train")
-    items, _ = read_jsonl(jsonl)
     recipe = replace(get_recipe("tiny"), n_ctx=0, feature_dropout=0.3,
                      concept={"top": 5, "tau": 2.0, "projection": "own", "proj_kind": "linear", "gate": 0.3})
-    stack = base_stack("tiny")
-    prep = prepare(recipe, items, None, stack=stack, cache_root=str(root / "cache"))
-    model = make_aligner(stack, recipe, prep.data["train"].modalities)
-    fit_stages(model, stack, recipe, prep.data["train"], prep.data["train"], None)
-    info = checkpoint_info(stack, recipe, model, items, {}, {}, {})
-    save_checkpoint(root / "ckpt", export_tensors(model), info)
-    return {"ckpt": root / "ckpt", "model": model, "prep": prep, "items": items}
+    return train_tiny(tmp_path_factory.mktemp("concept"), recipe)
 
 
 def test_the_image_head_is_gated_and_the_gate_trains(trained):
@@ -55,7 +44,7 @@ def test_installed_bridge_gives_the_trainers_vectors(trained):
     stack = load_encoder(f"tiny+align:{trained['ckpt']}")
     assert isinstance(stack.encoders["image"].head, GatedConceptHead)
     test_items = by_split(trained["items"], "test")
-    via_stack, _ = embed_items(stack, test_items, log=None)
+    via_stack, _ = embed_items(stack, test_items)
     via_trainer = embed_split(trained["model"], trained["prep"].data["test"])
     a = via_stack.vectors["image"]
     b = via_trainer.vectors["image"] / np.linalg.norm(via_trainer.vectors["image"], axis=1, keepdims=True)
