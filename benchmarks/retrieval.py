@@ -54,7 +54,7 @@ def write_manifest(ds: EvalSet, path: Path, modalities: Sequence[str]) -> tuple[
                 continue
             row = {"id": it.id, "path": str(Path(it.path).resolve()), "modality": it.modality,
                    "captions": it.captions}
-            if it.group is not None:
+            if it.group:
                 row["group"] = it.group
             fh.write(json.dumps(row) + "\n")
             n += 1

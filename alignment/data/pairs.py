@@ -26,13 +26,18 @@ REBUILD = "re-run `xmodal data fetch` to rebuild the corpus"
 
 @dataclass
 class Pair:
-    """One corpus item with its captions."""
+    """One corpus item: a media file (or text) with its captions.
+
+    The item type of every corpus and of the benchmarks' evaluation sets
+    (`benchmarks.datasets.EvalItem` is this class). `group` is the caption
+    group splits are made by, and links items across media in evaluation
+    ("" = none). Training reads pairs into `train.data.Item`s."""
 
     id: str
     modality: str
     path: str
-    captions: list[str]
-    group: str
+    captions: list[str] = field(default_factory=list)
+    group: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

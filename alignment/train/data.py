@@ -2,8 +2,13 @@
 
 An `Item` is one thing with any of: captions, an image, an audio clip
 (e.g. a tuxpaint stamp has all three, an instrument clip has audio and
-captions). Items come from a JSON Lines file (`read_jsonl`) or from the data
-package's corpora (`from_corpus`); both end up here, at one boundary.
+captions). The chain is `Pair` -> `Item`: a corpus is `Pair`s
+(`alignment/data/pairs.py`: one media file with its captions and group;
+benchmarks evaluate the same `Pair`s), a user's JSON Lines file holds item or
+pair lines, and both are read into Items here by one conversion
+(`item_from_obj`, via `items_from`); separate lines of one thing (a stamp's
+picture and its sound) share a `link` (or `metadata.stamp`) and merge into
+one text-image-audio item.
 
 Splits are by `group`, never by row: near-duplicate items share a group
 (identical titles), and a row split would leak them across splits.
@@ -13,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.errors import BadInput, XmodalError
-from ..core.jsonl import read_json_lines
+from ..core.jsonl import JsonLine, read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +72,8 @@ def _resolve(path: str | None, base: Path) -> str | None:
 
 def item_from_obj(obj: dict[str, Any], base: Path, where: str) -> Item:
     """One JSON object -> Item. Accepts `{"id", "captions", "image", "audio",
-    "group", "split"}` and the indexer's Record shape `{"id", "modality",
-    "uri"|"path", "captions"}`."""
+    "group", "split"}`, a corpus `Pair` / the indexer's Record shape
+    `{"id", "modality", "uri"|"path", "captions"}`, and `corpus`."""
     if not isinstance(obj, dict):
         raise BadInput(where, "not a JSON object")
     item_id = str(obj.get("id") or "").strip()
@@ -100,34 +105,46 @@ def item_from_obj(obj: dict[str, Any], base: Path, where: str) -> Item:
     )
 
 
+def link_of(obj: dict[str, Any]) -> str | None:
+    """The id that joins separate media lines of one thing into one item:
+    `link`, else `metadata.stamp` (a tuxpaint stamp's image and its sound)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return obj.get("link") or meta.get("stamp")
+
+
+def items_from(lines: Iterable[JsonLine], base: Path) -> tuple[list[Item], list[str]]:
+    """Decoded JSON lines -> Items, the one way in for files and corpora:
+    bad lines and repeated ids become skip lines, and lines sharing a
+    `link_of` merge into one item (`merge_linked`)."""
+    items: list[Item] = []
+    links: list[str | None] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        if not line.ok:
+            skipped.append(line.skip_line())
+            continue
+        try:
+            item = item_from_obj(line.value, base, line.where)
+        except BadInput as exc:
+            skipped.append(f"skipped {exc}")
+            continue
+        if item.id in seen:
+            skipped.append(f"skipped {line.where}: duplicate id {item.id}")
+            continue
+        seen.add(item.id)
+        items.append(item)
+        links.append(link_of(line.value))
+    return merge_linked(items, links), skipped
+
+
 def read_jsonl(path: str | Path) -> tuple[list[Item], list[str]]:
     """Items from a JSON Lines file; relative paths resolve against the
     file's folder. Returns (items, one skip line per bad row)."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(str(path), "no such file", "pass a JSON Lines file of {id, captions, image|audio}")
-    items: list[Item] = []
-    links: list[str | None] = []
-    skipped: list[str] = []
-    seen: set[str] = set()
-    for line in read_json_lines(path, path.name, on_bad="report"):
-        if not line.ok:
-            skipped.append(line.skip_line())
-            continue
-        where, obj = line.where, line.value
-        try:
-            item = item_from_obj(obj, path.parent, where)
-        except BadInput as exc:
-            skipped.append(f"skipped {exc}")
-            continue
-        if item.id in seen:
-            skipped.append(f"skipped {where}: duplicate id {item.id}")
-            continue
-        seen.add(item.id)
-        items.append(item)
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        links.append(obj.get("link") or meta.get("stamp"))
-    items = merge_linked(items, links)
+    items, skipped = items_from(read_json_lines(path, path.name, on_bad="report"), path.parent)
     if not items:
         raise BadInput(str(path), "contains no usable items", "; ".join(skipped[:3]) or "the file is empty")
     return items, skipped
@@ -176,35 +193,21 @@ def data_record(items: list[Item]) -> dict:
             "corpora": {c: {"items_sha256": items_digest(part), **counts(part)} for c, part in by_corpus.items()}}
 
 
-def item_from_pair(pair: Any, split: str | None, corpus: str) -> Item:
-    """A data-package `Pair` -> Item. A sound linked from an image pair's
-    metadata (`audio`/`sound` path, e.g. a tuxpaint stamp's effect) makes
-    the item a text-image-audio triple."""
-    meta = getattr(pair, "metadata", None) or {}
-    item = Item(id=pair.id, captions=list(pair.captions), group=pair.group, split=split, corpus=corpus)
-    if pair.modality == "audio":
-        item.audio = pair.path
-    elif pair.modality == "image":
-        item.image = pair.path
-    if pair.modality == "image":
-        for key in ("audio", "sound", "audio_path", "sound_path"):
-            if isinstance(meta.get(key), str) and meta[key]:
-                item.audio = meta[key]
-                break
-    return item
-
-
 def from_corpora(names: Iterable[str], cache: str | None = None) -> list[Item]:
-    """Items of fetched corpora with their published train/val/test splits."""
+    """Items of fetched corpora with their published train/val/test splits:
+    each media `Pair` read through `items_from` like a JSON Lines line."""
     from ..data.corpora import load_corpus
 
     items: list[Item] = []
     for name in names:
         for split in SPLITS:
-            pairs = load_corpus(name, split, cache)
-            pairs = [p for p in pairs if p.modality in ("image", "audio")]
-            items += merge_linked([item_from_pair(p, split, name) for p in pairs],
-                                  [(p.metadata or {}).get("stamp") for p in pairs])
+            pairs = [p for p in load_corpus(name, split, cache) if p.modality in ("image", "audio")]
+            lines = (JsonLine(f"{name}/{split} {p.id}", {**asdict(p), "split": split, "corpus": name})
+                     for p in pairs)
+            got, skipped = items_from(lines, Path("/"))  # corpus paths are absolute
+            for line in skipped:
+                log.info(line)
+            items += got
             log.info(f"{name}/{split}: {len(pairs)} pairs")
     return items
 

@@ -1,5 +1,10 @@
 """What every evaluation dataset loader returns: an `EvalSet` of media
-items (images or audio clips) with their captions, plus what was skipped."""
+items (images or audio clips) with their captions, plus what was skipped.
+
+An evaluation item is a corpus `Pair` (`xmodal.alignment.data.pairs`): one
+media file, its ground-truth captions (text<->media relevance: a caption is
+relevant to the item it belongs to) and its `group` (image<->audio
+relevance: same non-empty group; "" = none)."""
 from __future__ import annotations
 
 import os
@@ -8,31 +13,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from xmodal.alignment.core.errors import BadInput
-from xmodal.indexer.records import Record
+from xmodal.alignment.data.pairs import Pair
 
 MEDIA = ("image", "audio")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 
 
-@dataclass
-class EvalItem:
-    """One gallery/query media item.
-
-    `captions` are its ground-truth texts (text<->media relevance: a caption
-    is relevant to the item it belongs to). `group` links items across media
-    (image<->audio relevance: same non-empty group)."""
-
-    id: str
-    modality: str  # "image" | "audio"
-    path: str
-    captions: list[str] = field(default_factory=list)
-    group: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_record(self) -> Record:
-        return Record(self.id, self.modality, uri=self.path, captions=list(self.captions),
-                      metadata=dict(self.metadata, group=self.group))
+EvalItem = Pair  # one gallery/query media item (modality "image" | "audio")
 
 
 @dataclass

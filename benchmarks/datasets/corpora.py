@@ -3,6 +3,7 @@
 `xmodal.alignment.data.load_corpus(name, split)`."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
@@ -21,22 +22,15 @@ def load_offline_corpus(name: str, split: str = "test") -> EvalSet:
         from xmodal.alignment.data import load_corpus
     except ImportError as exc:
         raise XmodalError(f"offline corpus {name}: xmodal.alignment.data is unavailable ({exc})") from None
-    pairs = load_corpus(name, split)
     items: list[EvalItem] = []
     skipped: list[tuple[str, str]] = []
-    for pair in pairs:
-        modality = getattr(pair, "modality", None)
-        if modality not in MEDIA:
+    for pair in load_corpus(name, split):  # corpus pairs are evaluation items as they are
+        if pair.modality not in MEDIA:
             continue
-        path = str(getattr(pair, "path", "") or "")
-        if not path or not Path(path).is_file():
-            skipped.append((str(pair.id), f"{modality} file not found: {path or '(none)'}"))
+        if not pair.path or not Path(pair.path).is_file():
+            skipped.append((pair.id, f"{pair.modality} file not found: {pair.path or '(none)'}"))
             continue
-        caps = clean_captions(str(pair.id), list(getattr(pair, "captions", None) or []), skipped)
-        group = getattr(pair, "group", None)
-        meta = dict(getattr(pair, "metadata", None) or {})
-        items.append(EvalItem(str(pair.id), modality, path, caps,
-                              str(group) if group not in (None, "") else None, meta))
+        items.append(replace(pair, captions=clean_captions(pair.id, pair.captions, skipped)))
     if not items:
         raise BadInput(f"corpus {name} split {split}", "has no usable media items",
                        "build it first: xmodal data --help")

@@ -97,6 +97,35 @@ def test_jsonl_reader_merges_linked_items_and_skips_bad_lines(tmp_path):
     assert any("unknown split" in s for s in skipped) and any("invalid JSON" in s for s in skipped)
 
 
+def test_corpus_pairs_become_items_the_way_jsonl_lines_do(tmp_path):
+    """A fetched corpus's Pairs go through the same conversion as a JSON Lines
+    file: a stamp's picture and sound merge into one triple, a repeated id is
+    skipped, the split and corpus come from where the pairs were read."""
+    from xmodal.alignment.data import corpus_dir
+    from xmodal.alignment.data.pairs import Pair, write_pairs
+    from xmodal.alignment.train.data import from_corpora, read_jsonl
+
+    root = corpus_dir("tuxpaint", tmp_path)
+    root.mkdir(parents=True)
+    pairs = [Pair("s#image", "image", "/m/a.png", ["A cat"], "cat", {"stamp": "s"}),
+             Pair("s#sound", "audio", "/m/a.ogg", ["A cat", "the sound of a cat"], "cat", {"stamp": "s"}),
+             Pair("d", "image", "/m/d.png", ["a dog"], "dog"),
+             Pair("d", "image", "/m/d2.png", ["a dog again"], "dog"),
+             Pair("t", "text", "/m/t.txt", ["only text"], "t")]
+    write_pairs(root / "train.jsonl", pairs)
+    write_pairs(root / "pairs.jsonl", pairs)
+    for split in ("val", "test"):
+        write_pairs(root / f"{split}.jsonl", [])
+    (root / ".done").write_text("test\n")
+    items = from_corpora(["tuxpaint"], cache=str(tmp_path))
+    assert [(it.id, it.image, it.audio, it.split, it.corpus) for it in items] == [
+        ("s", "/m/a.png", "/m/a.ogg", "train", "tuxpaint"), ("d", "/m/d.png", None, "train", "tuxpaint")]
+    assert items[0].captions == ["A cat", "the sound of a cat"]
+    via_file, _ = read_jsonl(root / "train.jsonl")  # the same lines read as a user's file
+    assert [(it.id, it.image, it.audio, it.captions) for it in via_file] == [
+        (it.id, it.image, it.audio, it.captions) for it in items]
+
+
 def test_staged_binding_trains_audio_only_and_reaches_images():
     from xmodal.alignment.train.fit import bind_audio, without
     from xmodal.alignment.train.recipes import Recipe

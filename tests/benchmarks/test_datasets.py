@@ -70,9 +70,9 @@ def test_malformed_karpathy_json(tmp_path):
         load_dataset("flickr30k", str(tmp_path))
 
 
-def test_records_carry_captions(flickr_root):
-    rec = load_dataset("flickr30k", str(flickr_root)).items[0].to_record()
-    assert rec.modality == "image" and rec.uri and len(rec.captions) == 5
+def test_items_carry_captions(flickr_root):
+    item = load_dataset("flickr30k", str(flickr_root)).items[0]
+    assert item.modality == "image" and item.path and len(item.captions) == 5 and item.group == ""
 
 
 def test_offline_corpus_adapter_keeps_groups_and_reports_missing_files(tmp_path, monkeypatch):
