@@ -4,13 +4,18 @@ Keys are sha1(tower fingerprint | content): the content is the file's bytes
 hash for images/audio and the exact (templated) string for text, so a moved
 file still hits the cache and a changed tower or preprocessing never does.
 Storage: append-only shards `<cache>/features/<modality>/<tower fp>/
-shard-<n>.safetensors` + `shard-<n>.json` (the row keys); no pickle.
+shard-<n>-<writer>.safetensors` + `.json` (the row keys); no pickle. The
+writer tag (pid + random) makes every shard name unique, so processes that
+fill one cache at once never pick the same name and overwrite each other's
+rows (older caches' plain `shard-<n>` names still load).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
+import secrets
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -36,16 +41,16 @@ class FeatureCache:
     def __init__(self, modality: str, tower_fp: str, root: str | Path | None = None):
         self.tower_fp = tower_fp
         self.dir = Path(root or cache_dir() / "features") / modality / tower_fp
-        self._index: dict[str, tuple[int, int]] = {}
-        self._shards: dict[int, np.ndarray] = {}
+        self._index: dict[str, tuple[str, int]] = {}
+        self._shards: dict[str, np.ndarray] = {}
         self._next = 0
+        self._writer = f"{os.getpid()}{secrets.token_hex(4)}"
         if self.dir.is_dir():
-            for meta in sorted(self.dir.glob("shard-*.json")):
-                n = int(meta.stem.split("-")[1])
-                if not (self.dir / f"shard-{n}.safetensors").is_file():
+            for n, name in sorted(_shard_names(self.dir)):
+                if not (self.dir / f"{name}.safetensors").is_file():
                     continue  # a shard whose tensors never landed
-                for row, key in enumerate(json.loads(meta.read_text())):
-                    self._index[key] = (n, row)
+                for row, key in enumerate(json.loads((self.dir / f"{name}.json").read_text())):
+                    self._index[key] = (name, row)
                 self._next = max(self._next, n + 1)
 
     def __contains__(self, key: str) -> bool:
@@ -54,10 +59,10 @@ class FeatureCache:
     def get(self, keys: Sequence[str]) -> np.ndarray:
         rows = []
         for k in keys:
-            n, r = self._index[k]
-            if n not in self._shards:
-                self._shards[n] = load_file(str(self.dir / f"shard-{n}.safetensors"))["features"]
-            rows.append(self._shards[n][r])
+            name, r = self._index[k]
+            if name not in self._shards:
+                self._shards[name] = load_file(str(self.dir / f"{name}.safetensors"))["features"]
+            rows.append(self._shards[name][r])
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
 
     def put(self, keys: Sequence[str], feats: np.ndarray) -> None:
@@ -66,14 +71,26 @@ class FeatureCache:
         if not len(keys):
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        n = self._next
+        name = f"shard-{self._next}-{self._writer}"
         self._next += 1
-        with atomic_path(self.dir / f"shard-{n}.safetensors") as tmp:
+        with atomic_path(self.dir / f"{name}.safetensors") as tmp:
             save_file({"features": np.ascontiguousarray(feats, dtype=np.float32)}, str(tmp))
-        atomic_write_json(self.dir / f"shard-{n}.json", list(keys))
+        atomic_write_json(self.dir / f"{name}.json", list(keys))
         for r, k in enumerate(keys):
-            self._index[k] = (n, r)
-        self._shards[n] = np.asarray(feats, dtype=np.float32)
+            self._index[k] = (name, r)
+        self._shards[name] = np.asarray(feats, dtype=np.float32)
+
+
+def _shard_names(folder: Path) -> list[tuple[int, str]]:
+    """(sequence number, stem) of every shard key file in `folder`: loading
+    in this order lets a later shard's row win for a repeated key."""
+    out = []
+    for meta in folder.glob("shard-*.json"):
+        try:
+            out.append((int(meta.stem.split("-")[1]), meta.stem))
+        except (IndexError, ValueError):
+            continue  # not one of ours
+    return out
 
 
 class _TowerOnly:

@@ -19,6 +19,60 @@ def test_feature_cache_persists_rows_by_key(tmp_path):
     assert not FeatureCache("image", "fp2", tmp_path)._index
 
 
+def test_two_writers_of_one_cache_keep_each_others_rows(tmp_path):
+    # two processes open the same (empty) cache, then both append: each
+    # must land in its own shard, not both in "shard-0"
+    a, b = FeatureCache("image", "fp", tmp_path), FeatureCache("image", "fp", tmp_path)
+    ka = [key_of("fp", f"file|a{i}") for i in range(3)]
+    kb = [key_of("fp", f"file|b{i}") for i in range(2)]
+    fa = np.arange(9, dtype=np.float32).reshape(3, 3)
+    fb = -np.arange(6, dtype=np.float32).reshape(2, 3)
+    a.put(ka, fa)
+    b.put(kb, fb)
+    a.put(ka[:1], fa[:1] + 0)  # a second shard of the first writer
+    merged = FeatureCache("image", "fp", tmp_path)
+    np.testing.assert_array_equal(merged.get(ka), fa)
+    np.testing.assert_array_equal(merged.get(kb), fb)
+    assert len(list(merged.dir.glob("shard-*.safetensors"))) == 3
+
+
+def test_two_writer_processes_at_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_fill, args=(tmp_path, w)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0]
+    merged = FeatureCache("image", "fp", tmp_path)
+    for w in range(2):
+        keys = [key_of("fp", f"file|{w}-{i}") for i in range(20)]
+        np.testing.assert_array_equal(merged.get(keys)[:, 0], np.full(20, w, np.float32))
+
+
+def _fill(root, writer):
+    cache = FeatureCache("image", "fp", root)
+    for i in range(20):
+        cache.put([key_of("fp", f"file|{writer}-{i}")], np.full((1, 4), writer, np.float32))
+
+
+def test_old_plain_shard_names_still_load(tmp_path):
+    import json
+
+    from safetensors.numpy import save_file
+
+    folder = tmp_path / "text" / "fp"
+    folder.mkdir(parents=True)
+    save_file({"features": np.ones((1, 2), np.float32)}, str(folder / "shard-0.safetensors"))
+    (folder / "shard-0.json").write_text(json.dumps(["k0"]))
+    cache = FeatureCache("text", "fp", tmp_path)
+    np.testing.assert_array_equal(cache.get(["k0"]), np.ones((1, 2), np.float32))
+    cache.put(["k1"], np.zeros((1, 2), np.float32))  # numbered after the old shard
+    assert (folder / "shard-0.json").read_text() == '["k0"]'
+
+
 def test_content_keys_hash_file_bytes_not_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
     a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
