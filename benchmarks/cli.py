@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ from typing import Any, Callable
 import click
 
 from xmodal.alignment.core.atomic import atomic_write_text
+from xmodal.alignment.core.output import emit, json_option
 
 from .report import compare_markdown, default_out_dir, git_state, load_report, write_report
 
@@ -64,10 +64,8 @@ def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results:
     if compare:
         deltas = compare_markdown(report, load_report(compare), compare)
         atomic_write_text(summary, f"{summary.read_text()}\n{deltas}\n")
-    if ctx.params.get("as_json") or not sys.stdout.isatty():
-        click.echo(json.dumps(report))
-    else:
-        click.echo(summary.read_text().rstrip("\n"))
+    emit([report], ctx.params.get("as_json"), lambda _rows: summary.read_text().rstrip("\n"),
+         sort_keys=False, ascii=True)
     _log(f"report: {path} (summary.md{', plots' if any(out.glob('*.png')) else ''} beside it)")
 
 
@@ -81,7 +79,7 @@ def bench(ctx: click.Context) -> None:
 
 def _outputs(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--out, --compare and --json, the same on every benchmark."""
-    fn = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON line.")(fn)
+    fn = json_option("Print the report as one JSON line (the default when piped).")(fn)
     fn = click.option("--compare", type=click.Path(dir_okay=False), default=None,
                       help="An older report.json: print the deltas against it.")(fn)
     return click.option("--out", type=click.Path(file_okay=False), default=None,

@@ -1,6 +1,6 @@
 """`xmodal index`: build, add, remove, info, compact. Thin over the library
 (`build.build`, `update.add/remove/compact`, `read_manifest`): JSON Lines when
-piped or with --json, a readable summary on a terminal, user errors one line."""
+piped or with --json (one shared option, alignment.core.output), a readable summary on a terminal, user errors one line."""
 from __future__ import annotations
 
 import json
@@ -12,26 +12,27 @@ import click
 from xmodal.alignment.backends.flags import backend_flags
 from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.output import emit, json_option, wants_json
 
 from xmodal.alignment.core.sizes import parse_memory
 
 from .factory import DEFAULT_MEMORY
 
 
-def _emit(obj: dict[str, Any], as_json: bool, keys: list[str]) -> None:
+def _summary(obj: dict[str, Any], keys: list[str]) -> str:
+    """`key: value` lines of the `keys` that `obj` has."""
+    return "".join(f"{k:>18}: {json.dumps(obj[k], default=str) if isinstance(obj[k], (dict, list)) else obj[k]}\n"
+                   for k in keys if k in obj)
+
+
+def _emit(obj: dict[str, Any], as_json: bool | None, keys: list[str]) -> None:
     """One JSON line when piped/--json; otherwise `key: value` lines."""
-    if as_json or not sys.stdout.isatty():
-        click.echo(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str))
-        return
-    for k in keys:
-        if k in obj:
-            v = obj[k]
-            click.echo(f"{k:>18}: {json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}")
+    emit([obj], as_json, lambda rows: _summary(rows[0], keys))
 
 
-def _skips(skipped: list[dict[str, str]], as_json: bool) -> None:
+def _skips(skipped: list[dict[str, str]], as_json: bool | None) -> None:
     """On a terminal, list skipped items on stderr (JSON output already has them)."""
-    if as_json or not sys.stdout.isatty():
+    if wants_json(as_json):
         return
     for s in skipped[:50]:
         click.echo(f"skipped {s['item']}: {s['reason']}", err=True)
@@ -62,11 +63,11 @@ def index() -> None:
 @click.option("--shard-size", default=1024, show_default=True, type=int,
               help="Records per embedding shard (the unit of resume).")
 @click.option("--fp32", is_flag=True, help="Store shard vectors as float32 (default float16).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("One JSON line (the default when stdout is not a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @backend_flags
 def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
-              factory: str | None, batch_size: int, shard_size: int, fp32: bool, as_json: bool,
+              factory: str | None, batch_size: int, shard_size: int, fp32: bool, as_json: bool | None,
               quiet: bool, backend: str | None, device: str | None, precision: str | None) -> None:
     """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index."""
     from .build import BuildConfig, build
@@ -96,9 +97,9 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--upsert", is_flag=True, help="Replace items whose id is already indexed.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("One JSON line (the default when stdout is not a terminal).")
 @backend_flags
-def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool,
+def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool | None,
             backend: str | None, device: str | None, precision: str | None) -> None:
     """Add items from PATHS to INDEX_DIR (new generation, no full rebuild)."""
     from .update import add
@@ -118,8 +119,8 @@ def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: in
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--ids", "ids", multiple=True, required=True,
               help="Item ids to delete (repeat, or comma-separate).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool) -> None:
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool | None) -> None:
     """Delete items (and their captions) by id."""
     from .update import remove
 
@@ -133,8 +134,8 @@ def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool) -> None:
 @index.command("info")
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--verify", is_flag=True, help="Check file checksums against the manifest.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def info_cmd(index_dir: str, verify: bool, as_json: bool) -> None:
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def info_cmd(index_dir: str, verify: bool, as_json: bool | None) -> None:
     """Show the manifest: encoder, factory, tuned params, counts, measured recall."""
     from .inspect import info
 
@@ -149,9 +150,9 @@ def info_cmd(index_dir: str, verify: bool, as_json: bool) -> None:
 @click.option("--rechoose", is_flag=True, help="Re-pick the factory for the current size (rebuild).")
 @click.option("--memory", default=None, help="Memory budget for --rechoose, e.g. 2G.")
 @click.option("--recall", default=None, type=float, help="Recall@10 target to re-tune for.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("One JSON line (the default when stdout is not a terminal).")
 def compact_cmd(index_dir: str, rechoose: bool, memory: str | None, recall: float | None,
-                as_json: bool) -> None:
+                as_json: bool | None) -> None:
     """Rebuild the index without deleted rows (and re-tune)."""
     from .update import compact
 

@@ -17,11 +17,11 @@ import click
 from xmodal.alignment.backends.flags import backend_flags
 from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import BadInput, XmodalError
-from xmodal.alignment.core.output import fail
+from xmodal.alignment.core.output import emit, fail, json_option
 from xmodal.alignment.core.threads import set_threads
 
 from .filters import parse_where
-from .output import hits_jsonl, hits_table
+from .output import hit_rows, hits_table
 from .query import TARGETS, Query
 
 EXIT_HITS, EXIT_NO_RESULTS, EXIT_USER_ERROR = 0, 1, 2
@@ -80,11 +80,10 @@ def _one_thread_unless_asked() -> None:
 @click.option("--dedup", type=float, default=None, metavar="COS",
               help="Collapse results at least this cosine-similar to a better one, e.g. 0.95.")
 @click.option("--rescore", is_flag=True, help="Re-rank ANN candidates exactly with stored vectors.")
-@click.option("--json", "as_json", is_flag=True, default=None, help="JSON Lines even on a terminal.")
-@click.option("--table", "as_table", is_flag=True, help="Table even when piped.")
+@json_option("JSON Lines (the default when piped); --table for a table even when piped.")
 @backend_flags
 def search(index, query_text, image, audio, embedding, item_id, k, target, where_pairs,
-           dedup, rescore, as_json, as_table, backend, device, precision) -> None:
+           dedup, rescore, as_json, backend, device, precision) -> None:
     """Search INDEX with QUERY_TEXT, an image, a sound, a vector or an id.
 
     Prints a table on a terminal and JSON Lines when piped (or with --json).
@@ -102,9 +101,8 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
     except XmodalError as exc:
         fail(str(exc), EXIT_USER_ERROR)
         return
-    use_json = bool(as_json) or (not as_table and not sys.stdout.isatty())
     if hits:
-        click.echo(hits_jsonl(hits) if use_json else hits_table(hits), nl=False)
+        emit(hit_rows(hits), as_json, lambda _rows: hits_table(hits), sort_keys=False)
     if not hits:
         click.echo("no results", err=True)
         sys.exit(EXIT_NO_RESULTS)

@@ -2,20 +2,17 @@
 (one hit per line, `Hit.to_dict()` plus `rank`) when piped or asked to."""
 from __future__ import annotations
 
-import json
 import shutil
-from typing import Iterable
+from typing import Any, Iterable
 
 from .hits import Hit
 
 _COLUMNS = ("#", "score", "modality", "id", "text / caption", "uri")
 
 
-def hits_jsonl(hits: Iterable[Hit]) -> str:
-    """One JSON object per line; ends with a newline when non-empty."""
-    lines = [json.dumps({"rank": i, **h.to_dict()}, ensure_ascii=False, default=str)
-             for i, h in enumerate(hits, 1)]
-    return "".join(line + "\n" for line in lines)
+def hit_rows(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """The JSON Lines records: `Hit.to_dict()` plus its 1-based `rank` first."""
+    return [{"rank": i, **h.to_dict()} for i, h in enumerate(hits, 1)]
 
 
 def _clip(value: str, width: int) -> str:

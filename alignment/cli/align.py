@@ -7,7 +7,6 @@ a table on a terminal).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 from typing import Iterator
@@ -15,6 +14,7 @@ from typing import Iterator
 import click
 
 from ..core.errors import XmodalError
+from ..core.output import emit, json_option
 from ..heads import HEADS
 from ..retrieval_metrics import KS
 
@@ -50,17 +50,17 @@ def _rows(results: dict, method: str) -> list[dict]:
     return out
 
 
-def _emit(rows: list[dict], as_json: bool) -> None:
-    if as_json or not sys.stdout.isatty():
-        for r in rows:
-            click.echo(json.dumps(r, sort_keys=True))
-        return
+def _table(rows: list[dict]) -> str:
     head = f"{'method':<14} {'corpus':<13} {'direction':<15} " + " ".join(f"R@{k:<5}" for k in KS) + " queries"
-    click.echo(head)
-    click.echo("-" * len(head))
+    lines = [head, "-" * len(head)]
     for r in rows:
         vals = " ".join(f"{100 * r.get(f'R@{k}', 0):6.2f}" for k in KS)
-        click.echo(f"{r['method']:<14} {r['corpus']:<13} {r['direction']:<15} {vals} {r.get('n_queries', '')}")
+        lines.append(f"{r['method']:<14} {r['corpus']:<13} {r['direction']:<15} {vals} {r.get('n_queries', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def _emit(rows: list[dict], as_json: bool | None) -> None:
+    emit(rows, as_json, _table, ascii=True)
 
 
 @click.group()
@@ -86,7 +86,7 @@ def align() -> None:
 @click.option("--no-baselines", is_flag=True)
 @click.option("--seed", type=int, default=None)
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Data cache root.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@json_option()
 def train_cmd(recipe_name, model, data, corpus, out_dir, install, epochs, head, n_ctx, prompt_init, templates,
               no_audio_tower, no_baselines, seed, cache, as_json) -> None:
     """Train an alignment; report held-out recall (and baselines)."""
@@ -117,7 +117,7 @@ def train_cmd(recipe_name, model, data, corpus, out_dir, install, epochs, head, 
 @click.option("--baselines", is_flag=True,
               help="Also score the training-free baselines, fitted on the checkpoint's training corpora.")
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Data cache root (for --baselines).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@json_option()
 def eval_cmd(ckpt_dir, data, model, baselines, cache, as_json) -> None:
     """Recall@1/5/10 in every direction through the real encoder stack."""
     from ..train.data import read_files
@@ -146,7 +146,7 @@ def eval_cmd(ckpt_dir, data, model, baselines, cache, as_json) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, default=30)
 @click.option("--seed", type=int, default=0)
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@json_option()
 def transfer_cmd(src_dir, data, shots, out_dir, epochs, seed, as_json) -> None:
     """Zero-shot vs few-shot vs from-scratch on the target's test split."""
     from ..train.data import load_items

@@ -1,26 +1,26 @@
 """`xmodal data`: fetch and list the training corpora."""
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from ..data import CORPORA, corpus_dir, describe, fetch as fetch_corpus, is_fetched, summary
 from ..core.errors import XmodalError
+from ..core.output import emit, json_option
 
 
-def _emit(rows: list[dict], as_json: bool, columns: list[str]) -> None:
-    """JSON Lines when piped or --json, else a readable table."""
-    if as_json or not sys.stdout.isatty():
-        for r in rows:
-            click.echo(json.dumps(r, ensure_ascii=False, sort_keys=True))
-        return
-    cell = lambda v: " ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v)  # noqa: E731
-    widths = {c: max(len(c), *(len(cell(r.get(c, ""))) for r in rows)) for c in columns}
-    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
-    for r in rows:
-        click.echo("  ".join(cell(r.get(c, "")).ljust(widths[c]) for c in columns))
+def _cell(v: object) -> str:
+    return " ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(_cell(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(_cell(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _emit(rows: list[dict], as_json: bool | None, columns: list[str]) -> None:
+    emit(rows, as_json, lambda rs: _table(rs, columns))
 
 
 def _row(name: str, cache: str | None) -> dict:
@@ -39,7 +39,7 @@ def data() -> None:
 @data.command("list")
 @click.option("--cache", type=click.Path(file_okay=False), default=None,
               help="Cache root (default: $XMODAL_CACHE or ~/.cache/xmodal).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@json_option()
 def list_cmd(cache: str | None, as_json: bool) -> None:
     """Show the known corpora and which are fetched."""
     rows = [_row(n, cache) for n in CORPORA]
@@ -52,7 +52,7 @@ def list_cmd(cache: str | None, as_json: bool) -> None:
               help="Cache root (default: $XMODAL_CACHE or ~/.cache/xmodal); "
                    "corpora go to CACHE/data/NAME.")
 @click.option("--force", is_flag=True, help="Rebuild captions and splits (downloads are kept).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+@json_option()
 def fetch_cmd(names: tuple[str, ...], cache: str | None, force: bool, as_json: bool) -> None:
     """Download and build corpora NAMES (or `all`); resumable and idempotent."""
     wanted = list(CORPORA) if names == ("all",) else list(names)

@@ -15,7 +15,7 @@ import click
 
 from ..backends.flags import backend_flags
 from ..core.errors import XmodalError
-from .root import fail
+from ..core.output import emit, fail, json_option, wants_json
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif"}
@@ -38,12 +38,14 @@ def _row(item: str, modality: str, vector) -> dict[str, Any]:
             "vector": [round(float(v), 6) for v in vector]}
 
 
-def _show(row: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(row))
-        return
+def _line(rows: list[dict[str, Any]]) -> str:
+    row = rows[0]
     head = ", ".join(f"{v:+.3f}" for v in row["vector"][:4])
-    click.echo(f"{row['modality']:<6} {row['dim']:>5}  [{head}, ...]  {row['item']}")
+    return f"{row['modality']:<6} {row['dim']:>5}  [{head}, ...]  {row['item']}"
+
+
+def _show(row: dict[str, Any], as_json: bool) -> None:
+    emit([row], as_json, _line, sort_keys=False, ascii=True)
 
 
 @click.command()
@@ -53,8 +55,7 @@ def _show(row: dict[str, Any], as_json: bool) -> None:
 @click.option("--audio", "-a", "audios", multiple=True, type=click.Path(), help="Audio file or folder (repeatable).")
 @click.option("--batch-size", "-b", default=32, show_default=True, type=click.IntRange(1, 4096))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Decoding workers (processes for images/audio).")
-@click.option("--json/--no-json", "as_json", default=None,
-              help="JSON Lines (default when stdout is not a terminal).")
+@json_option()
 @backend_flags
 def encode(model: str, texts: tuple[str, ...], images: tuple[str, ...], audios: tuple[str, ...],
            batch_size: int, workers: int, as_json: bool | None, backend: str | None, device: str | None,
@@ -64,8 +65,7 @@ def encode(model: str, texts: tuple[str, ...], images: tuple[str, ...], audios: 
             ("audio", expand_paths(audios, AUDIO_EXT))]
     if not any(items for _, items in jobs):
         raise click.UsageError("nothing to encode: give --text, --image or --audio")
-    if as_json is None:
-        as_json = not sys.stdout.isatty()
+    as_json = wants_json(as_json)  # decided once for the whole stream
     try:
         from ..registry import load_encoder
 

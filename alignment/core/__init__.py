@@ -6,7 +6,7 @@ that own one decision each.
   atomic     atomic file writes (temp file, fsync, os.replace, fsync dir)
   jsonl      the JSON Lines reader and its bad-line policy
   hashing    streaming file digests and the size+mtime digest memo
-  output     CLI output: `fail` (one error line, exit 2)
+  output     CLI output: `fail`, the shared `--json` option, `emit`
   sizes      `parse_memory` ("2G" -> bytes)
   threads    `set_threads` over a registry of runtime thread setters
 
