@@ -137,7 +137,7 @@ def tower_fingerprint(stack, modality: str) -> str:
     when it has some, else the hash of its in-memory tensors (random towers).
     Includes the stack config so a different preprocessing is a different
     tower. Keys the feature cache and guards `apply_alignment`."""
-    from .stacks.fingerprint import combine, file_sha256, tensors_sha256
+    from .fingerprint import combine, file_sha256, tensors_sha256
 
     enc = stack.encoder(modality)
     cfg = stack.info.get("config", {})
@@ -160,7 +160,7 @@ def apply_alignment(stack, ckpt_dir: str | Path):
     towers or with heads that do not fit.
     """
     from .heads import Head
-    from .stacks.fingerprint import combine
+    from .fingerprint import combine
 
     tensors, info = load_checkpoint(ckpt_dir)
     where = str(ckpt_dir)

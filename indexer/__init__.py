@@ -3,7 +3,8 @@ the read API (`open_index`) the search layer uses.
 
 Modules, one job each:
   readers/    folder trees (sidecar .txt/.json), JSONL/CSV/Parquet manifests,
-              WebDataset .tar shards -> Record / Skipped; content sniffing
+              WebDataset .tar shards -> Record (readers/records) / Skipped;
+              content sniffing
   embed       records -> vectors (pure; Ray Data adapter) -> resumable shards
   shards      shard files (.npy + .json descriptor), mmap'd vector lookup
   factory     auto choice Flat / HNSW / IVF-Flat / OPQ+IVF-PQ; build + train
@@ -24,7 +25,7 @@ from xmodal.alignment.core.threads import register_thread_setter
 from .manifest import FORMAT_VERSION, IndexManifest, read_manifest
 from .metadata import Row
 from .reader import IndexReader, open_index
-from .records import Record
+from .readers.records import Record
 
 __all__ = ["FORMAT_VERSION", "IndexManifest", "IndexReader", "Record", "Row", "open_index",
            "read_manifest"]

@@ -15,8 +15,8 @@ import numpy as np
 
 from xmodal.alignment.pipeline import chunked
 
+from .readers.records import Record
 from .readers.tar import is_member_uri, read_members, split_member_uri
-from .records import Record
 from .shards import ShardRow, is_finished, records_hash, write_shard
 
 MEDIA = ("image", "audio")

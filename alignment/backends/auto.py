@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..stacks.fingerprint import cache_dir
+from ..fingerprint import cache_dir
 from .devices import Device
 from .options import BackendError
 from .graph import PACKAGES, GraphRunner, installed

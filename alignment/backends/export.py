@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..core.hashing import hash_file
-from ..stacks.fingerprint import cache_dir, combine, tensors_sha256
+from ..fingerprint import cache_dir, combine, tensors_sha256
 from .options import BackendError
 
 EXPORT_VERSION = 1

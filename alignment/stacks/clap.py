@@ -14,13 +14,13 @@ from torch import nn
 
 from ..config import AudioConfig
 from ..core.errors import UnknownModel
+from ..fingerprint import combine
 from ..heads import Head
 from ..preprocess.audio import load_windows
 from ..preprocess.source import describe
 from ..stack import EncoderStack
 from ..towers.clip import ClapAudio, HFText
 from .encoders import FrozenPooled, TextEncoder, TowerEncoder, example_audio, pool_matrix
-from .fingerprint import combine
 from .hfclip import load_hf, probe_text_dim
 from .hub import weights_digest
 

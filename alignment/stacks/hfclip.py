@@ -10,7 +10,7 @@ from ..stack import EncoderStack
 from ..towers.clip import HFImage, HFText
 from ..towers.text import quiet_transformers
 from .encoders import ImageEncoder, TextEncoder
-from .fingerprint import combine
+from ..fingerprint import combine
 from .hub import hub_session, local_or_hub, missing, weights_digest
 
 USAGE = "hfclip:<hub id or local dir>, e.g. hfclip:openai/clip-vit-base-patch32"

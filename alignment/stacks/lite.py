@@ -15,7 +15,7 @@ from ..towers.audio import build_audio_tower
 from ..towers.image import build_image_tower
 from ..towers.text import build_text_tower
 from .encoders import AudioEncoder, ImageEncoder, TextEncoder
-from .fingerprint import combine, file_sha256, tensors_sha256
+from ..fingerprint import combine, file_sha256, tensors_sha256
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "lite"
 _warned_unaligned = False

@@ -14,7 +14,7 @@ from ..heads import Head
 from ..stack import EncoderStack
 from ..towers.clip import OpenClipImage, OpenClipText
 from .encoders import ImageEncoder, TextEncoder
-from .fingerprint import combine, file_sha256
+from ..fingerprint import combine, file_sha256
 from .hub import hub_session, missing
 
 LOCAL_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")

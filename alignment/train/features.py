@@ -26,7 +26,7 @@ from safetensors.numpy import load_file, save_file
 from ..core.atomic import atomic_path, atomic_write_json
 from ..core.hashing import DigestMemo
 from ..pipeline import run_batches
-from ..stacks.fingerprint import cache_dir
+from ..fingerprint import cache_dir
 
 log = logging.getLogger(__name__)
 

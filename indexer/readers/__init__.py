@@ -10,10 +10,10 @@ from typing import Iterable, Iterator, Sequence
 
 from xmodal.alignment.core.errors import XmodalError
 
-from ..records import Record
 from .base import Entry, Skipped, dedupe
 from .folder import read_folder
 from .manifests import read_csv, read_jsonl, read_parquet
+from .records import Record
 from .sniff import sniff_file
 from .tar import read_tar
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Union
 
-from ..records import Record
+from .records import Record
 
 
 @dataclass(frozen=True)

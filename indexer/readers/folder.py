@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from ..records import Record
+from .records import Record
 from .base import Entry, Skipped, caption_text, parse_sidecar_json
 from .sniff import TEXT_EXT, sniff_file
 from .tar import read_tar

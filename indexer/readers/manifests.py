@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from xmodal.alignment.core.jsonl import read_json_lines
 
-from ..records import Record
+from .records import Record
 from .base import Entry, Skipped
 from .sniff import sniff_file
 

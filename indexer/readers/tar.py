@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..records import Record
+from .records import Record
 from .base import Entry, Skipped, caption_text, parse_sidecar_json
 from .sniff import sniff_bytes, sniff_head
 

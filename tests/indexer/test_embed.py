@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal.indexer.embed import EmbedBatches, embed_records, records_to_columns
-from xmodal.indexer.records import Record
+from xmodal.indexer.readers.records import Record
 
 
 def test_embed_records_rows_order_and_skips(media_corpus, tiny):

@@ -12,7 +12,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from ..core.hashing import DigestMemo
+from .core.hashing import DigestMemo
 
 _lock = threading.Lock()
 
