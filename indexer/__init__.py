@@ -5,7 +5,7 @@ Modules, one job each:
   readers/    folder trees (sidecar .txt/.json), JSONL/CSV/Parquet manifests,
               WebDataset .tar shards -> Record (readers/records) / Skipped;
               content sniffing
-  embed       records -> vectors (pure; Ray Data adapter) -> resumable shards
+  embed       records -> vectors (pure) -> resumable shards
   shards      shard files (.npy + .json descriptor), mmap'd vector lookup
   factory     auto choice Flat / HNSW / IVF-Flat / OPQ+IVF-PQ; build + train
   tune        nprobe / efSearch / rerank tuned on held-out queries vs exact

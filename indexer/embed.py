@@ -1,15 +1,15 @@
 """Embedding stage: records -> vectors, in resumable shards.
 
 `embed_records` is a pure function of (records, encoder stack): no files
-written, no global state, so the same function runs in-process here or
-inside a Ray Data `map_batches` worker (see `EmbedBatches`). `embed_to_shards`
+written, no global state, so the same function can run in-process here or
+inside a distributed worker. `embed_to_shards`
 drives it over a record stream, one shard at a time, skipping shards a
 previous (interrupted) run already finished.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -146,39 +146,3 @@ def embed_to_shards(records: Iterable[Record], stack: Any, index_dir: str, prefi
         if on_shard:
             on_shard(k, name, reused, len(chunk))
     return names
-
-
-# ---- Ray Data adapter ---------------------------------------------------
-RECORD_COLUMNS = ("id", "modality", "uri", "text", "captions", "metadata")
-
-
-def records_to_columns(records: Sequence[Record]) -> dict[str, list[Any]]:
-    return {c: [getattr(r, c) for r in records] for c in RECORD_COLUMNS}
-
-
-def columns_to_records(batch: dict[str, Sequence[Any]]) -> Iterator[Record]:
-    n = len(batch["id"])
-    for i in range(n):
-        yield Record(id=str(batch["id"][i]), modality=str(batch["modality"][i]),
-                     uri=batch["uri"][i], text=batch["text"][i],
-                     captions=list(batch["captions"][i] or []), metadata=dict(batch["metadata"][i] or {}))
-
-
-class EmbedBatches:
-    """Callable for ``ray.data.Dataset.map_batches(EmbedBatches, fn_constructor_args=(spec,),
-    batch_format="pandas"|"default")``: loads the encoder once per worker and
-    maps a batch of record columns to vector rows via `embed_records`."""
-
-    def __init__(self, spec: str, batch_size: int = 32):
-        from xmodal.alignment import load_encoder
-
-        self.stack = load_encoder(spec)
-        self.batch_size = batch_size
-
-    def __call__(self, batch: dict[str, Sequence[Any]]) -> dict[str, Any]:
-        out = embed_records(list(columns_to_records(batch)), self.stack, self.batch_size)
-        return {
-            "vector": list(out.vectors), "id": [r.id for r in out.rows],
-            "kind": [r.kind for r in out.rows], "parent_id": [r.parent_id for r in out.rows],
-            "modality": [r.modality for r in out.rows],
-        }

@@ -15,8 +15,6 @@ from .base import Entry, Skipped, caption_text, parse_sidecar_json
 from .sniff import TEXT_EXT, sniff_file
 from .tar import read_tar
 
-SIDECAR_EXT = TEXT_EXT | {".json"}
-
 
 def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
     for dirpath, dirs, files in os.walk(root, onerror=None, followlinks=False):

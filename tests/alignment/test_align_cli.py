@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from xmodal.alignment.cli.root import cli
 from xmodal.alignment.core.errors import XmodalError
-from xmodal.alignment.train.synthetic import write_synthetic_files
+
+from train_synthetic import write_synthetic_files
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,7 +6,8 @@ import torch
 from xmodal.alignment.train.baselines import BASELINES, embed_with, fit, paired, run_baselines
 from xmodal.alignment.train.evaluate import evaluate_embedded
 from xmodal.alignment.train.model import Rows, SplitData
-from xmodal.alignment.train.synthetic import synthetic_split
+
+from train_synthetic import synthetic_split
 
 
 def _split(a, b):

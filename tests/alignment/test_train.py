@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from xmodal.alignment.train.model import Aligner, Rows, SplitData
-from xmodal.alignment.train.synthetic import make_maps, synthetic_split
 from xmodal.alignment.train.evaluate import evaluate_model
 from xmodal.alignment.train.recipes import TrainConfig
 from xmodal.alignment.train.trainer import train
+
+from train_synthetic import make_maps, synthetic_split
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,9 +10,10 @@ from xmodal.alignment.train.fit import export_tensors, load_into, make_aligner
 from xmodal.alignment.train.recipes import get_recipe
 from xmodal.alignment.train.prepare import base_stack
 from xmodal.alignment.train.run import train_run, transfer_run
-from xmodal.alignment.train.synthetic import write_synthetic_files
 from xmodal.alignment.train.transfer import pick_shots
 from xmodal.alignment.train.data import Item
+
+from train_synthetic import write_synthetic_files
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

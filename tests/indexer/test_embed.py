@@ -1,9 +1,9 @@
-"""The embedding stage as a pure function, and its Ray Data adapter."""
+"""The embedding stage as a pure function."""
 from __future__ import annotations
 
 import numpy as np
 
-from xmodal.indexer.embed import EmbedBatches, embed_records, records_to_columns
+from xmodal.indexer.embed import embed_records
 from xmodal.indexer.readers.records import Record
 
 
@@ -28,13 +28,3 @@ def test_embed_records_rows_order_and_skips(media_corpus, tiny):
     np.testing.assert_allclose(np.linalg.norm(out.vectors, axis=1), 1.0, atol=1e-5)
     again = embed_records(recs, tiny)  # pure: same input, same output
     np.testing.assert_array_equal(out.vectors, again.vectors)
-
-
-def test_ray_style_batch_callable_matches(media_corpus, tiny):
-    recs = [Record(f"img{i}.png", "image", uri=str(media_corpus / f"img{i}.png"),
-                   captions=[f"img caption number {i}"]) for i in range(3)]
-    fn = EmbedBatches("tiny")
-    res = fn(records_to_columns(recs))
-    ref = embed_records(recs, tiny)
-    assert res["id"] == [r.id for r in ref.rows] and res["kind"][1] == "caption"
-    np.testing.assert_allclose(np.stack(res["vector"]), ref.vectors, atol=1e-6)

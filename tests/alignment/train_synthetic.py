@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import Rows, SplitData
+from xmodal.alignment.train.model import Rows, SplitData
 
 
 def make_maps(dims: dict[str, int], latent: int, seed: int) -> dict[str, np.ndarray]:
