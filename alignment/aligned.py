@@ -137,7 +137,7 @@ def tower_fingerprint(stack, modality: str) -> str:
     when it has some, else the hash of its in-memory tensors (random towers).
     Includes the stack config so a different preprocessing is a different
     tower. Keys the feature cache and guards `apply_alignment`."""
-    from .fingerprint import combine, file_sha256, tensors_sha256
+    from .core.fingerprint import combine, file_sha256, tensors_sha256
 
     enc = stack.encoder(modality)
     cfg = stack.info.get("config", {})
@@ -159,8 +159,8 @@ def apply_alignment(stack, ckpt_dir: str | Path):
     its fingerprint. Refuses (one line) a checkpoint trained on other
     towers or with heads that do not fit.
     """
+    from .core.fingerprint import combine
     from .heads import Head
-    from .fingerprint import combine
 
     tensors, info = load_checkpoint(ckpt_dir)
     where = str(ckpt_dir)

@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 import torch
 
-from ..fingerprint import cache_dir
+from ..core.atomic import atomic_write_text
+from ..core.fingerprint import cache_dir
 from .devices import Device
 from .options import BackendError
 from .graph import PACKAGES, GraphRunner, installed
@@ -73,10 +74,7 @@ def _write_cache(key: str, entry: dict[str, Any]) -> None:
     data[key] = entry
     path = cache_dir() / PROBE_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     except OSError:
         pass  # an unwritable cache only means probing again next time
 

@@ -25,8 +25,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..core.fingerprint import cache_dir, combine, tensors_sha256
+from ..core.atomic import atomic_write_text
 from ..core.hashing import hash_file
-from ..fingerprint import cache_dir, combine, tensors_sha256
 from .options import BackendError
 
 EXPORT_VERSION = 1
@@ -156,9 +157,7 @@ def cached_export(fingerprint: str, encoder: Any, backend: str,
 
 
 def _write_info(folder: Path, info: ExportInfo) -> None:
-    tmp = folder / f".{META}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, folder / META)
+    atomic_write_text(folder / META, json.dumps(asdict(info), indent=2, sort_keys=True) + "\n")
 
 
 def _export(folder: Path, key: str, fingerprint: str, encoder: Any) -> None:

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import AudioConfig
 from ..core.errors import UnknownModel
-from ..fingerprint import combine
+from ..core.fingerprint import combine
 from ..heads import Head
 from ..preprocess.audio import load_windows
 from ..preprocess.source import describe

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from ..core.errors import UnknownModel, XmodalError
+from ..core.fingerprint import combine
 from ..heads import Head
 from ..stack import EncoderStack
 from ..towers.clip import HFImage, HFText
 from ..towers.text import quiet_transformers
 from .encoders import ImageEncoder, TextEncoder
-from ..fingerprint import combine
 from .hub import hub_session, local_or_hub, missing, weights_digest
 
 USAGE = "hfclip:<hub id or local dir>, e.g. hfclip:openai/clip-vit-base-patch32"

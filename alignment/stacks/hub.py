@@ -93,7 +93,7 @@ def weights_digest(target: str, local: bool, model) -> str:
     dir, else hub id + resolved commit."""
     from pathlib import Path
 
-    from ..fingerprint import file_sha256
+    from ..core.fingerprint import file_sha256
 
     if local:
         files = sorted(p for p in Path(target).iterdir()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..config import StackConfig, load_config
+from ..core.fingerprint import combine, file_sha256, tensors_sha256
 from ..heads import make_head
 from ..preprocess.image import make_transform
 from ..stack import EncoderStack
@@ -15,7 +16,6 @@ from ..towers.audio import build_audio_tower
 from ..towers.image import build_image_tower
 from ..towers.text import build_text_tower
 from .encoders import AudioEncoder, ImageEncoder, TextEncoder
-from ..fingerprint import combine, file_sha256, tensors_sha256
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "lite"
 _warned_unaligned = False

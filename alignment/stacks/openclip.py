@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import MissingWeights, UnknownModel
+from ..core.fingerprint import combine, file_sha256
 from ..heads import Head
 from ..stack import EncoderStack
 from ..towers.clip import OpenClipImage, OpenClipText
 from .encoders import ImageEncoder, TextEncoder
-from ..fingerprint import combine, file_sha256
 from .hub import hub_session, missing
 
 LOCAL_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")

@@ -24,9 +24,9 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from ..core.atomic import atomic_path, atomic_write_json
+from ..core.fingerprint import cache_dir
 from ..core.hashing import DigestMemo
 from ..pipeline import run_batches
-from ..fingerprint import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -161,7 +161,7 @@ def checkpoint_dir(recipe_name: str, out: str | None = None, install: bool = Fal
     <recipe name>`. The installed package is written only when asked
     (`install`), and only the shipped `lite` alignment is installable."""
     from ..stacks import lite
-    from ..stacks.fingerprint import cache_dir
+    from ..core.fingerprint import cache_dir
 
     if install:
         if out is not None:

@@ -1,18 +1,23 @@
 """Weight fingerprints: sha256 over weight-file hashes and in-memory
 tensors (heads, prompts, random towers). File hashes are cached by
-(path, size, mtime) under the xmodal cache dir so loading stays fast."""
+(path, size, mtime) under the xmodal cache dir so loading stays fast.
+
+In the kernel because every layer keys something by it (stacks, alignment
+checkpoints, backend exports, feature caches, index manifests); torch is
+imported only when in-memory tensors are hashed."""
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import torch
-from torch import nn
+from .hashing import DigestMemo
 
-from .core.hashing import DigestMemo
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 _lock = threading.Lock()
 
@@ -36,6 +41,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def tensors_sha256(module_or_tensors: nn.Module | dict[str, torch.Tensor] | torch.Tensor | None) -> str:
     """sha256 over names, shapes and bytes of in-memory tensors."""
+    import torch
+    from torch import nn
+
     h = hashlib.sha256()
     if module_or_tensors is None:
         return h.hexdigest()
