@@ -212,8 +212,8 @@ def load_audio_tower(tower, state: dict[str, torch.Tensor]) -> None:
 
 def install_concept(stack, tensors: dict[str, torch.Tensor], info: CheckpointInfo, where: str) -> None:
     """Wrap the installed image head in the gated ConSE concept head."""
+    from .concept import ConceptBridge, GatedConceptHead, image_classifier
     from .heads import Head
-    from .towers.concept import ConceptBridge, GatedConceptHead, image_classifier
 
     cfg = info.concept or {}
     img, txt = stack.encoders.get("image"), stack.encoders.get("text")

@@ -1,4 +1,4 @@
-"""Training side of the ConSE concept bridge (see `towers.concept`): give an
+"""Training side of the ConSE concept bridge (see `alignment.concept`): give an
 `Aligner` the gated concept image head, and export / restore its tensors.
 
 The recipe's `concept` dict says how: `top` classes, softmax temperature
@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from ..concept import (CLASS_TEMPLATE, ConceptBridge, GatedConceptHead, class_embeddings,
+                       image_classifier, imagenet_class_names)
 from ..heads import make_head
-from ..towers.concept import (CLASS_TEMPLATE, ConceptBridge, GatedConceptHead, class_embeddings,
-                              image_classifier, imagenet_class_names)
 
 DEFAULTS: dict[str, Any] = {"top": 10, "tau": 1.0, "names": "description", "template": CLASS_TEMPLATE,
                             "projection": "text", "proj_kind": "mlp", "gate": 0.5}

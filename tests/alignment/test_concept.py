@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from xmodal.alignment.heads import make_head
-from xmodal.alignment.towers.concept import ConceptBridge, GatedConceptHead, imagenet_class_names
+from xmodal.alignment.concept import ConceptBridge, GatedConceptHead, imagenet_class_names
 
 
 def _bridge(n_classes=12, in_dim=8, text_dim=5, top=3, tau=0.7, seed=0):

@@ -7,7 +7,7 @@ import pytest
 
 from xmodal.alignment import load_encoder
 from xmodal.alignment.aligned import load_checkpoint
-from xmodal.alignment.towers.concept import GatedConceptHead
+from xmodal.alignment.concept import GatedConceptHead
 from xmodal.alignment.train.data import by_split
 from xmodal.alignment.train.evaluate import embed_split
 from xmodal.alignment.train.recipes import get_recipe

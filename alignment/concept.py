@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..heads import Head
+from .heads import Head
 
 #: how class names are written before the text tower embeds them
 CLASS_TEMPLATE = "a picture of {}"
