@@ -34,6 +34,7 @@ print("search", loaded("xmodal.alignment.train", "xmodal.alignment.data"))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch, FAISS and FastAPI: ~15 s here
 def test_the_rules_also_hold_for_what_really_gets_imported():
     """The AST walk cannot see imports by name (importlib, entry points):
     import the layers in a fresh interpreter and look at what came in."""
