@@ -5,6 +5,13 @@ windows: a clip shorter than one window is repeated to fill it; a longer one
 gives up to `max_windows` evenly spaced windows (read by seeking, so a long
 file is never decoded whole) whose tower features the encoder averages.
 Empty, silent, non-finite, too short or absurdly long audio -> BadInput.
+
+Memory is bounded by the window, not by what a header claims: the source
+rate is capped (MAX_RATE), each window is read in blocks of at most
+BLOCK_SAMPLES samples over all channels and mixed down to mono block by
+block, so a tiny compressed file declaring 255 channels or a huge rate
+cannot make one read allocate gigabytes; after resampling every window is
+exactly `window_samples` long.
 """
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from ..core.errors import BadInput
 from .source import describe, open_source
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS: below this a clip carries no signal
+MAX_RATE = 768_000  # Hz; the highest rate real recorders write
+BLOCK_SAMPLES = 1 << 20  # per read over all channels: 4 MB of float32
 
 
 def _mono(x: np.ndarray) -> np.ndarray:
@@ -39,6 +48,12 @@ def _window_starts(n: int, win: int, max_windows: int) -> list[int]:
     return [int(round(s)) for s in np.linspace(0, n - win, k)]
 
 
+def _check_rate(rate: int, name: str) -> int:
+    if not 0 < rate <= MAX_RATE:
+        raise BadInput(name, f"sample rate {rate} Hz is outside 1..{MAX_RATE} Hz")
+    return rate
+
+
 class _Source:
     """Uniform access to a waveform: total frames, rate, and `read(start, n)`."""
 
@@ -52,9 +67,7 @@ class _Source:
                 self._array = _mono(np.asarray(wav))
             except ValueError as exc:
                 raise BadInput(name, str(exc)) from None
-            self.rate = int(rate)
-            if self.rate <= 0:
-                raise BadInput(name, f"sample rate must be positive, got {rate}")
+            self.rate = _check_rate(int(rate), name)
             self.frames = len(self._array)
             return
         if isinstance(item, np.ndarray):
@@ -71,18 +84,33 @@ class _Source:
         except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError
             raise BadInput(name, f"not a readable audio file: {exc}",
                            "readable formats: wav, flac, ogg/opus, mp3, aiff") from None
-        self.rate = int(self._file.samplerate)
         self.frames = int(self._file.frames)
+        self.channels = int(self._file.channels)
+        try:
+            self.rate = _check_rate(int(self._file.samplerate), name)
+        except BadInput:
+            self._file.close()
+            raise
 
     def read(self, start: int, n: int) -> np.ndarray:
+        """Mono samples [start, start + n), read block by block."""
         if self._array is not None:
             return self._array[start : start + n]
+        n = max(0, min(n, self.frames - start))
+        block = max(1, BLOCK_SAMPLES // max(1, self.channels))
+        out = np.empty(n, np.float32)
+        got = 0
         try:
             self._file.seek(start)
-            data = self._file.read(n, dtype="float32", always_2d=True)
+            while got < n:
+                data = self._file.read(min(block, n - got), dtype="float32", always_2d=True)
+                if len(data) == 0:
+                    break  # the header promised more frames than the file holds
+                out[got : got + len(data)] = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+                got += len(data)
         except Exception as exc:
             raise BadInput(self.name, f"corrupt or truncated audio: {exc}") from None
-        return _mono(data) if data.shape[1] > 1 else data[:, 0]
+        return out[:got]
 
     def close(self) -> None:
         if self._file is not None:

@@ -3,6 +3,12 @@
 Handles EXIF orientation, palette / alpha / LA / CMYK / 16-bit / float
 images (transparent parts composited onto white), and turns decompression
 bombs, truncated, empty or unreadable files into `BadInput` naming the item.
+
+Memory is bounded twice: the pixel count is checked before anything is
+decoded, and for a model input the long side is centre-cropped to
+`MAX_ASPECT` times the short one, so the transform's resize (short side up
+or down to the model size) never allocates more than MAX_ASPECT * size^2
+pixels: a 1,000,000 x 1 PNG would otherwise be scaled to 256,000,000 x 256.
 """
 from __future__ import annotations
 
@@ -22,6 +28,10 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 WHITE = (255, 255, 255)
+# Long side / short side kept for a model input. The model transforms
+# centre-crop a square (or squash to one), so 4:1 keeps every pixel a
+# centre-crop transform reads and all of any realistic panorama.
+MAX_ASPECT = 4
 
 
 def max_pixels() -> int:
@@ -93,11 +103,28 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def cap_aspect(im: Image.Image, max_aspect: float = MAX_ASPECT) -> Image.Image:
+    """Centre-crop the long side to at most `max_aspect` x the short side
+    (the image itself when it is already within the cap)."""
+    w, h = im.size
+    if w > max_aspect * h:
+        keep = max(1, int(max_aspect * h))
+        x0 = (w - keep) // 2
+        return im.crop((x0, 0, x0 + keep, h))
+    if h > max_aspect * w:
+        keep = max(1, int(max_aspect * w))
+        y0 = (h - keep) // 2
+        return im.crop((0, y0, w, y0 + keep))
+    return im
+
+
 def decode_image(item: Any, name: str | None = None, draft_size: int | None = None) -> Image.Image:
     """Path / bytes / file object / PIL image / array -> upright RGB image.
 
-    `draft_size` lets JPEG decode at a reduced scale that is still at least
-    that many pixels on the short side (much faster for big photos).
+    `draft_size` marks a model input: the short side the model's transform
+    resizes to. JPEGs then decode at a reduced scale that is still at least
+    that many pixels on the short side (much faster for big photos), and the
+    long side is centre-cropped to MAX_ASPECT x the short (see `cap_aspect`).
     Raises BadInput (naming the item) for anything that cannot be used.
     """
     name = name or describe(item)
@@ -115,6 +142,8 @@ def decode_image(item: Any, name: str | None = None, draft_size: int | None = No
             if scale >= 2:
                 im.draft(im.mode, (int(w / scale) + 1, int(h / scale) + 1))
         im.load()
+        if draft_size:
+            im = cap_aspect(im)  # before transpose/convert: they copy the image
         im = ImageOps.exif_transpose(im) or im
         return to_rgb(im)
     except BadInput:
