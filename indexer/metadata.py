@@ -82,6 +82,18 @@ def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+def _is_text(s: str) -> bool:
+    """False for strings SQLite cannot take: lone surrogates (JSON "\\udfff",
+    or file names decoded with surrogateescape) have no UTF-8 form. No
+    stored id can hold one, so an id lookup with one finds nothing; a
+    filter value with one is refused with one line."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _visible(gen: int | None) -> tuple[str, list[Any]]:
     """SQL condition for rows live at generation `gen` (None: latest state)."""
     if gen is None:
@@ -163,7 +175,7 @@ class MetaStore:
     def live_labels(self, ids: Sequence[str], with_captions: bool = True) -> dict[str, list[int]]:
         """Labels of live rows with these ids (and their captions' rows)."""
         out: dict[str, list[int]] = {}
-        for part in _chunks(list(ids)):
+        for part in _chunks([i for i in ids if _is_text(i)]):
             q = ",".join("?" * len(part))
             sql = f"SELECT id, label FROM rows WHERE gen_deleted IS NULL AND id IN ({q})"
             params = list(part)
@@ -242,6 +254,8 @@ class MetaStore:
         return np.fromiter((r[0] for r in got), dtype=np.int64, count=len(got))
 
     def label_of(self, id_: str, gen: int | None) -> int | None:
+        if not _is_text(id_):
+            return None
         cond, params = _visible(gen)
         with self._lock:
             got = self.db.execute(f"SELECT label FROM rows WHERE id = ? AND {cond}",
@@ -266,6 +280,8 @@ def _sql_value(v: Any) -> Any:
     """JSON scalars as json_extract returns them (booleans are 0/1)."""
     if isinstance(v, bool):
         return int(v)
+    if isinstance(v, str) and not _is_text(v):
+        raise XmodalError(f"filter value {v!r}: not valid Unicode (a lone surrogate)")
     if v is None or isinstance(v, (int, float, str)):
         return v
     raise XmodalError(f"filter value {v!r}: only strings, numbers, booleans or lists of them")

@@ -2,12 +2,13 @@
 the web page at `/`.
 
 Every error a client can cause becomes a 4xx JSON body ``{"detail": "one
-line"}``: validation errors 422, bad values 400, unknown items 404, media
-outside the corpus 403, oversize bodies 413. A 500 means a bug.
+line"}``, declared in the schema (see `http_errors`). Requests pass the
+Host allow-list and the optional API key first (`guard`); responses show
+paths relative to the corpus root unless the server was asked otherwise.
 """
 from __future__ import annotations
 
-import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,21 +16,22 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
+from xmodal.alignment.preprocess.text import escape_tree
 
 from .batcher import EncodeBatcher
+from .display import relative_uri
 from .engine import Engine
+from .guard import GuardMiddleware, ServeOptions, openapi_security
 from .hits import Hit
-from .media import MediaForbidden, MediaNotFound, MediaStore, corpus_roots
+from .http_errors import error_responses, install_error_handlers
+from .media import MediaNotFound, MediaStore, corpus_roots
 from .metrics import Metrics
 from .schemas import MAX_BODY_BYTES, Health, HitOut, IndexInfo, SearchRequest, SearchResponse
 
-log = logging.getLogger("xmodal.search")
 WEB_DIR = Path(__file__).parent / "web"
 # Media is corpus content, not our page: never let it run script here.
 MEDIA_HEADERS = {
@@ -48,14 +50,25 @@ def media_url(hit: Hit) -> str | None:
     return f"/items/{quote(hit.id, safe='/')}/media{suffix}"
 
 
-def hit_out(hit: Hit) -> HitOut:
-    return HitOut(**hit.to_dict(), media_url=media_url(hit))
+def hit_out(hit: Hit, roots: list[str] | None = None) -> HitOut:
+    """A hit as the API shows it; `roots` given: its uri relative to them.
+    Strings that are not valid Unicode (a corpus sidecar's "\\udfff") are
+    escaped: they cannot be sent as UTF-8."""
+    shown = Hit(**escape_tree(hit.to_dict()))
+    out = HitOut(**shown.to_dict(), media_url=media_url(shown))
+    if roots is not None:
+        out.uri = relative_uri(hit.uri, roots)
+    return out
 
 
-def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
+def create_app(engine: Engine, media_roots: list[str] | None = None,
+               options: ServeOptions | None = None) -> FastAPI:
     """The app serving `engine`. `media_roots` are extra directories media
-    may be served from, on top of the corpus roots each index records.
-    Concurrent queries are encoded in batches (see `batcher`)."""
+    may be served from, on top of the corpus roots each index records;
+    `options` say which Host names it answers to, its API key and whether
+    responses show absolute paths (default: localhost only, no key,
+    relative paths). Concurrent queries are encoded in batches."""
+    options = options or ServeOptions()
     batcher = EncodeBatcher(engine)
 
     @asynccontextmanager
@@ -83,7 +96,13 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
             stores[index_name] = (gen, MediaStore(list(media_roots or []) + corpus_roots(src.path, src.manifest)))
         return stores[index_name][1]
 
-    _install_error_handlers(app, metrics)
+    def shown(hit: Hit) -> HitOut:
+        if options.absolute_paths:
+            return hit_out(hit)
+        index = hit.metadata.get("index")
+        return hit_out(hit, store_for(str(index)).roots if index is not None else [])
+
+    install_error_handlers(app, lambda: metrics.observe_query("bad_request", 0.0))
 
     @app.middleware("http")
     async def count_responses(request: Request, call_next):
@@ -92,7 +111,8 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
         metrics.observe_http(getattr(route, "path", "unmatched"), response.status_code)
         return response
 
-    @app.post("/search", response_model=SearchResponse, summary="Search with text, media, a vector or an id")
+    @app.post("/search", response_model=SearchResponse, responses=error_responses(),
+              summary="Search with text, media, a vector or an id")
     def search(req: SearchRequest) -> SearchResponse:
         start = time.perf_counter()
         try:
@@ -108,11 +128,13 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
             raise
         took = time.perf_counter() - start
         metrics.observe_query("ok" if hits else "no_results", took)
-        return SearchResponse(hits=[hit_out(h) for h in hits], query=query.kind,
+        return SearchResponse(hits=[shown(h) for h in hits], query=query.kind,
                               took_ms=round(took * 1000, 3))
 
     @app.get("/items/{item_id:path}/media", summary="The item's file (?thumb=1: image thumbnail)",
-             response_class=Response)
+             response_class=Response, responses={
+                 200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+                 **error_responses(403, 404, json_route=False)})
     def item_media(item_id: str, index: str | None = None, thumb: bool = False) -> Response:
         hit, src = _lookup(engine, item_id, index)
         store = store_for(src.name)
@@ -126,17 +148,25 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
             return FileResponse(media.path, media_type=media.media_type, headers=MEDIA_HEADERS)
         return Response(media.data, media_type=media.media_type, headers=MEDIA_HEADERS)
 
-    @app.get("/items/{item_id:path}", response_model=HitOut, summary="Metadata of one item")
+    @app.get("/items/{item_id:path}", response_model=HitOut, responses=error_responses(404),
+             summary="Metadata of one item")
     def item(item_id: str, index: str | None = None) -> HitOut:
         hit, _src = _lookup(engine, item_id, index)
-        return hit_out(hit)
+        return shown(hit)
 
-    @app.get("/indexes", response_model=list[IndexInfo], summary="The indexes served")
+    @app.get("/indexes", response_model=list[IndexInfo], responses=error_responses(),
+             summary="The indexes served")
     def indexes() -> list[IndexInfo]:
         engine.refresh()
-        return [IndexInfo(**src.info()) for src in engine.sources]
+        out = [IndexInfo(**src.info()) for src in engine.sources]
+        if not options.absolute_paths:
+            for info in out:
+                info.path = os.path.basename(os.path.normpath(info.path))
+        return out
 
-    @app.get("/health", response_model=Health, summary="Liveness + can the indexes be read")
+    @app.get("/health", response_model=Health, summary="Liveness + can the indexes be read",
+             responses={503: {"model": Health, "description": "An index cannot be read"},
+                        **error_responses()})
     def health() -> Any:
         spec = getattr(engine.encoder, "spec", None)
         aligned = getattr(engine.encoder, "aligned", None)
@@ -147,7 +177,8 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
                                  "encoder": spec, "aligned": aligned}, status_code=503)
         return Health(status="ok", indexes=len(engine.sources), encoder=spec, aligned=aligned)
 
-    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics",
+             responses=error_responses(json_route=False))
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -156,7 +187,23 @@ def create_app(engine: Engine, media_roots: list[str] | None = None) -> FastAPI:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    if options.api_key is not None:
+        _declare_api_key(app)
+    # Added last: the outermost layer, so it runs before anything else.
+    app.add_middleware(GuardMiddleware, options=options)
     return app
+
+
+def _declare_api_key(app: FastAPI) -> None:
+    """Every operation of the schema needs the key."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_security(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _lookup(engine: Engine, item_id: str, index: str | None) -> tuple[Hit, Any]:
@@ -164,40 +211,3 @@ def _lookup(engine: Engine, item_id: str, index: str | None) -> tuple[Hit, Any]:
         return engine.item(item_id, index)
     except BadInput as exc:
         raise MediaNotFound(exc.item, exc.reason, exc.hint) from None
-
-
-def _install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
-    """User errors -> 4xx with one line; anything else -> logged 500."""
-
-    def body(message: str, code: int) -> JSONResponse:
-        return JSONResponse({"detail": message}, status_code=code)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if request.url.path == "/search":
-            metrics.observe_query("bad_request", 0.0)
-        # One line per problem, without echoing the (possibly huge) input.
-        parts = []
-        for err in exc.errors()[:5]:
-            loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-        return body("; ".join(parts) or "invalid request", 422)
-
-    def status_handler(code: int):
-        async def handle(request: Request, exc: Exception) -> JSONResponse:
-            return body(str(exc), code)
-
-        return handle
-
-    # Starlette picks the handler by the exception's class, most specific first.
-    for exc_type, code in ((MediaNotFound, 404), (MediaForbidden, 403), (BadInput, 400), (XmodalError, 422)):
-        app.add_exception_handler(exc_type, status_handler(code))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return body(str(exc.detail), exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
-        return body(f"internal error ({type(exc).__name__}); this is a bug, please report it", 500)

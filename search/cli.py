@@ -116,12 +116,25 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
 @click.option("--media-root", "media_roots", multiple=True, type=click.Path(file_okay=False),
               help="Directory media may be served from (repeatable); added to the corpus "
                    "roots the index manifests record.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Host header to answer to besides the bound address and localhost "
+                   "(repeatable; '.example.com' a domain, '*' any).")
+@click.option("--api-key", envvar="XMODAL_API_KEY", default=None, metavar="KEY",
+              help="Require this key in the X-API-Key header of every request "
+                   "(or set XMODAL_API_KEY; keeps it out of the process list).")
+@click.option("--absolute-paths", is_flag=True,
+              help="Show file system paths in responses (default: relative to the corpus root).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @backend_flags
-def serve(indexes, host, port, media_roots, log_level, backend, device, precision) -> None:
+def serve(indexes, host, port, media_roots, allow_hosts, api_key, absolute_paths, log_level,
+          backend, device, precision) -> None:
     """Serve INDEXES (same encoder) over HTTP: API at /search, docs at
     /docs, the web page at /.
+
+    Requests must carry a Host header naming the bound address, localhost
+    or an --allow-host name (a web page that rebinds its DNS name to
+    127.0.0.1 cannot reach the server), and the API key when one is set.
 
     Each query runs on one torch/FAISS thread unless `xmodal --threads N
     serve ...` says otherwise: concurrency comes from serving requests in
@@ -131,6 +144,7 @@ def serve(indexes, host, port, media_roots, log_level, backend, device, precisio
 
     from .app import create_app
     from .engine import Engine
+    from .guard import ServeOptions
 
     _one_thread_unless_asked()
 
@@ -139,6 +153,10 @@ def serve(indexes, host, port, media_roots, log_level, backend, device, precisio
     except XmodalError as exc:
         fail(str(exc), EXIT_USER_ERROR)
         return
-    app = create_app(engine, media_roots=[str(r) for r in media_roots])
+    if api_key is not None and not api_key.strip():
+        fail("--api-key is empty: give a key, or leave the option out", EXIT_USER_ERROR)
+        return
+    options = ServeOptions.for_bind(host, tuple(allow_hosts), api_key=api_key, absolute_paths=absolute_paths)
+    app = create_app(engine, media_roots=[str(r) for r in media_roots], options=options)
     click.echo(f"serving {', '.join(s.name for s in engine.sources)} on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

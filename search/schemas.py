@@ -23,9 +23,12 @@ Scalar = Union[StrictStr, StrictInt, StrictFloat, StrictBool, None]
 
 
 class SearchRequest(BaseModel):
-    """Exactly one of text, image_b64, audio_b64, embedding, id."""
+    """Exactly one of text, image_b64, audio_b64, embedding, id.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict types: `k` must be a JSON integer and `rescore` a JSON boolean
+    (no "10", true or "yes" read as something else)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="query text")
     image_b64: str | None = Field(None, max_length=MAX_BODY_BYTES, description="base64 image file")

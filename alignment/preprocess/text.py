@@ -32,3 +32,30 @@ def apply_template(template: str, text: str) -> str:
     """'a picture of {}' + 'a cat' -> 'a picture of a cat'. str.replace, not
     format(), so braces inside user text are harmless."""
     return template.replace("{}", text, 1) if "{}" in template else f"{template} {text}".strip()
+
+
+def escape_surrogates(s: str) -> str:
+    """Valid Unicode for any str, unchanged when it already is. Bytes that
+    `surrogateescape` smuggled in (undecodable file names) become `\\xNN`;
+    other lone surrogates (JSON "\\udfff") become `\\udNNN`. Such strings
+    cannot be stored in SQLite nor sent as UTF-8."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        pass
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def escape_tree(value: Any) -> Any:
+    """`escape_surrogates` over every string (keys too) of a JSON-like value."""
+    if isinstance(value, str):
+        return escape_surrogates(value)
+    if isinstance(value, dict):
+        return {escape_tree(k): escape_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_tree(v) for v in value]
+    return value

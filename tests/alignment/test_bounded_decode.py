@@ -18,7 +18,7 @@ import soundfile as sf
 from PIL import Image
 
 from xmodal.alignment.config import load_config
-from xmodal.alignment.errors import BadInput
+from xmodal.alignment.core.errors import BadInput
 from xmodal.alignment.preprocess.audio import MAX_RATE, load_windows
 from xmodal.alignment.preprocess.image import MAX_ASPECT, decode_image
 

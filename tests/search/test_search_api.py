@@ -50,7 +50,7 @@ def client(corpus):
     ix = FakeIndex(rows, vecs)
     engine = Engine.open(["/x/main.xmodal"], encoder=FakeEncoder(), opener=lambda p: ix)
     app = create_app(engine, media_roots=[str(root)])
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
 
 
@@ -213,7 +213,7 @@ def test_index_rebuilt_by_another_encoder_is_refused_not_served():
     old = FakeIndex(rows, vecs)
     table = {"/x/a.xmodal": old}
     engine = Engine.open(["/x/a.xmodal"], encoder=FakeEncoder(), opener=table.__getitem__)
-    c = TestClient(create_app(engine))
+    c = TestClient(create_app(engine), base_url="http://localhost")
     assert c.get("/health").json()["status"] == "ok"
     from search_fakes import FakeManifest
 

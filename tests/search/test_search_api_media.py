@@ -15,7 +15,7 @@ from xmodal.search.app import create_app
 @pytest.fixture(scope="module")
 def client(tiny_index, tiny_stack):
     path, _root = tiny_index
-    with TestClient(create_app(Engine.open(str(path), encoder=tiny_stack))) as c:
+    with TestClient(create_app(Engine.open(str(path), encoder=tiny_stack)), base_url="http://localhost") as c:
         yield c
 
 

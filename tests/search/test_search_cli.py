@@ -99,7 +99,7 @@ def test_serve_builds_the_app_and_runs_uvicorn(tiny_index, monkeypatch):
     assert res.exit_code == 0, res.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
     assert threads == [1]  # one thread per query by default
-    client = TestClient(seen["app"])
+    client = TestClient(seen["app"], base_url="http://localhost")
     assert client.post("/search", json={"text": "red", "k": 2}).status_code == 200
     # No --media-root: the corpus root comes from the index's build report.
     assert client.get("/items/img/red.png/media").status_code == 200
