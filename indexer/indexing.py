@@ -20,6 +20,7 @@ from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_
                       train_sample_size)
 from .manifest import IndexManifest
 from .metadata import NewRow
+from .pins import purge_bound
 from .publish import Writer
 from .searching import supports_remove
 from .shards import read_shard
@@ -170,7 +171,8 @@ def publish_generation(writer: Writer, index: Any, factory: str, search_params: 
                        deleted: int = 0) -> IndexManifest:
     """Write the index file, checksum, publish the manifest, tidy old state.
 
-    Deleted rows are purged once no kept generation can see them, except
+    Deleted rows are purged once no kept generation nor open reader (see
+    `pins`) can see them, except
     while the index itself still holds them as tombstones (HNSW until a
     compaction): readers need those rows to filter the tombstones out.
     `deleted` counts vectors deleted since the last build/compaction."""
@@ -187,7 +189,7 @@ def publish_generation(writer: Writer, index: Any, factory: str, search_params: 
         vector_dtype=vector_dtype, encoder_backend=dict(enc.backend))
     writer.publish(manifest)
     if purge if purge is not None else supports_remove(index):
-        meta.purge_deleted(generation - 1)
+        meta.purge_deleted(purge_bound(writer.dir, generation - 1))
     _drop_unused_shards(writer)
     return manifest
 

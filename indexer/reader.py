@@ -2,8 +2,9 @@
 
 A reader pins the generation named by the manifest it opened: the FAISS file
 of that generation (memory-mapped where the index type allows) and the
-metadata rows visible at that generation. Writers publish new generations
-beside it; `is_stale()` tells the caller to reopen.
+metadata rows visible at that generation, which writers do not purge while
+the reader is open (`pins`). Writers publish new generations beside it;
+`is_stale()` tells the caller to reopen.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from xmodal.alignment.core.errors import XmodalError
 
 from .manifest import MANIFEST_NAME, META_NAME, IndexManifest, read_generation, read_manifest
 from .metadata import MetaStore, Row
+from .pins import pin
 from .searching import exact_search, search as faiss_search
 from .shards import VectorStore
 
@@ -66,6 +68,9 @@ class IndexReader:
         self._manifest_stat = _stat_key(self.path / MANIFEST_NAME)
         self.manifest: IndexManifest = read_manifest(self.path)
         self.generation = self.manifest.generation
+        # Pinned before anything else is read: from here on no writer purges
+        # the rows this generation's FAISS index can return.
+        self._pin = pin(self.path, self.generation)
         self.index = load_faiss(self.path / self.manifest.index_file, mmap)
         if self.index.d != self.manifest.dim:
             raise XmodalError(f"{self.path}: index dim {self.index.d} != manifest dim "

@@ -156,7 +156,7 @@ def same_state(a: dict | None, b: dict | None) -> bool:
 
 
 def copy_index(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".writer.lock"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".writer.lock", ".pins"))
     return dst
 
 
