@@ -26,6 +26,7 @@ from .progress import EmbedProgress, count_records
 from .manifest import REPORT_NAME, IndexManifest
 from .publish import Writer
 from .readers import Entry, Record, Skipped, read_corpus
+from .readers.confine import MAX_TEXT_BYTES
 from .shards import read_descriptor
 
 ShardHook = Callable[[int, str, bool, int], None]
@@ -50,6 +51,8 @@ class BuildConfig:
     backend: str | None = None  # inference backend/device/precision; None: environment, else auto
     device: str | None = None
     precision: str | None = None
+    allow_roots: Sequence[str] = ()  # besides the corpus paths, where entries may resolve
+    max_text_bytes: int = MAX_TEXT_BYTES  # per text file / caption
 
 
 class SkipCollector:
@@ -142,7 +145,8 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
         # Shard names carry the encoder: a rebuild with other weights never
         # overwrites shards that readers of the previous build still use.
         prefix = f"b-{stack.fingerprint[:10]}-"
-        names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus)), stack, prefix,
+        entries = read_corpus(list(cfg.corpus), allow_roots=cfg.allow_roots, max_text_bytes=cfg.max_text_bytes)
+        names, skipped, estats = embed_corpus(writer, entries, stack, prefix,
                                               cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
                                               progress, on_shard, lambda: count_records(cfg.corpus))
         report: dict[str, Any] = {
@@ -155,7 +159,7 @@ def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
         try:
             enc = Encoded(stack.spec, stack.fingerprint, stack.dim, report["encoder_backend"])
             manifest = index_shards(writer, names, enc, opts, cfg.dtype, log,
-                                    {"corpus_roots": corpus_roots(cfg.corpus)})
+                                    {"corpus_roots": corpus_roots([*cfg.corpus, *cfg.allow_roots])})
         except XmodalError as exc:
             report["error"] = str(exc)
             atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)

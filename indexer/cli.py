@@ -17,6 +17,14 @@ from xmodal.alignment.core.output import emit, json_option, wants_json
 from xmodal.alignment.core.sizes import parse_memory
 
 from .factory import DEFAULT_MEMORY
+from .readers.confine import MAX_TEXT_BYTES
+
+ALLOW_ROOT = click.option(
+    "--allow-root", "allow_roots", multiple=True, type=click.Path(exists=True, file_okay=False),
+    help="Folder the corpus may also reach (symlinks, manifest paths); repeatable.")
+MAX_TEXT = click.option(
+    "--max-text-bytes", default=MAX_TEXT_BYTES, show_default=True, type=click.IntRange(1),
+    help="Largest text file or caption indexed; bigger ones are skipped and reported.")
 
 
 def _summary(obj: dict[str, Any], keys: list[str]) -> str:
@@ -63,18 +71,25 @@ def index() -> None:
 @click.option("--shard-size", default=1024, show_default=True, type=int,
               help="Records per embedding shard (the unit of resume).")
 @click.option("--fp32", is_flag=True, help="Store shard vectors as float32 (default float16).")
+@ALLOW_ROOT
+@MAX_TEXT
 @json_option("One JSON line (the default when stdout is not a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @backend_flags
 def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
-              factory: str | None, batch_size: int, shard_size: int, fp32: bool, as_json: bool | None,
-              quiet: bool, backend: str | None, device: str | None, precision: str | None) -> None:
-    """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index."""
+              factory: str | None, batch_size: int, shard_size: int, fp32: bool,
+              allow_roots: tuple[str, ...], max_text_bytes: int, as_json: bool | None, quiet: bool,
+              backend: str | None, device: str | None, precision: str | None) -> None:
+    """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index.
+
+    Only files inside the CORPUS paths (a manifest's or tar's folder) and
+    --allow-root folders are read: symlinks or manifest paths leading
+    elsewhere, FIFOs, devices and /proc are skipped with a line."""
     from .build import BuildConfig, build
 
     cfg = BuildConfig(list(corpus), out, model, parse_memory(memory, DEFAULT_MEMORY), recall, factory, batch_size,
                       shard_size, "float32" if fp32 else "float16", backend=backend, device=device,
-                      precision=precision)
+                      precision=precision, allow_roots=list(allow_roots), max_text_bytes=max_text_bytes)
     try:
         report = build(cfg, progress=not quiet)
     except KeyboardInterrupt:
@@ -97,9 +112,12 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--upsert", is_flag=True, help="Replace items whose id is already indexed.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
+@ALLOW_ROOT
+@MAX_TEXT
 @json_option("One JSON line (the default when stdout is not a terminal).")
 @backend_flags
-def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int, as_json: bool | None,
+def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: int,
+            allow_roots: tuple[str, ...], max_text_bytes: int, as_json: bool | None,
             backend: str | None, device: str | None, precision: str | None) -> None:
     """Add items from PATHS to INDEX_DIR (new generation, no full rebuild)."""
     from .update import add
@@ -107,7 +125,8 @@ def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: in
     try:
         res = add(index_dir, list(paths), upsert=upsert, batch_size=batch_size,
                   progress=not (as_json or not sys.stderr.isatty()),
-                  run=RunOptions(backend, device, precision))
+                  run=RunOptions(backend, device, precision), allow_roots=list(allow_roots),
+                  max_text_bytes=max_text_bytes)
     except KeyboardInterrupt:
         _interrupted("index add", index_dir)
     _skips(res["skipped"], as_json)

@@ -9,9 +9,11 @@ writer from blocking each other.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
+from urllib.parse import quote, unquote_to_bytes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
@@ -19,6 +21,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.preprocess.text import escape_surrogates
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -94,6 +97,28 @@ def _is_text(s: str) -> bool:
     return True
 
 
+# A uri whose file name has undecodable bytes (kept by surrogateescape, so
+# the file can still be opened) is stored as its percent-encoded bytes.
+_RAW_URI = "fsbytes:"
+
+
+def _uri_in(uri: str | None) -> str | None:
+    if uri is None or _is_text(uri):
+        return uri
+    return _RAW_URI + quote(os.fsencode(uri), safe="/:")
+
+
+def _uri_out(stored: str | None) -> str | None:
+    if stored is not None and stored.startswith(_RAW_URI):
+        return os.fsdecode(unquote_to_bytes(stored[len(_RAW_URI):]))
+    return stored
+
+
+def _text_in(s: str | None) -> str | None:
+    """Ids, kinds and texts: readers escape them already; a last guard."""
+    return None if s is None else escape_surrogates(s)
+
+
 def _visible(gen: int | None) -> tuple[str, list[Any]]:
     """SQL condition for rows live at generation `gen` (None: latest state)."""
     if gen is None:
@@ -130,7 +155,8 @@ class MetaStore:
             self.db.executemany(
                 "INSERT INTO rows (label, id, modality, kind, parent_id, uri, text, metadata,"
                 " shard, shard_row, gen_added) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(r.label, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
+                [(r.label, _text_in(r.id), r.modality, r.kind, _text_in(r.parent_id), _uri_in(r.uri),
+                  _text_in(r.text),
                   json.dumps(r.metadata, sort_keys=True), r.shard, r.shard_row, generation)
                  for r in rows],
             )
@@ -199,7 +225,7 @@ class MetaStore:
                     "SELECT label, id, modality, kind, parent_id, uri, text, metadata FROM rows"
                     f" WHERE label IN ({q})", list(part))
                 for lab, id_, mod, kind, parent, uri, text, meta in cur:
-                    found[lab] = Row(lab, id_, mod, kind, parent, uri, text, json.loads(meta))
+                    found[lab] = Row(lab, id_, mod, kind, parent, _uri_out(uri), text, json.loads(meta))
         return [found.get(int(x)) for x in labels]
 
     def locations(self, labels: Sequence[int]) -> dict[int, tuple[str, int]]:

@@ -30,6 +30,7 @@ from .progress import count_records
 from .publish import Writer
 from .reader import load_faiss
 from .readers import Entry, read_corpus
+from .readers.confine import MAX_TEXT_BYTES
 from .searching import supports_remove
 from .shards import VectorStore
 
@@ -79,15 +80,19 @@ def _remove_labels(index: Any, meta: Any, labels: Sequence[int], generation: int
 
 def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: bool = False,
         stack: Any = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
-        progress: bool = False, on_shard: Any = None, run: RunOptions | None = None) -> dict[str, Any]:
+        progress: bool = False, on_shard: Any = None, run: RunOptions | None = None,
+        allow_roots: Sequence[str] = (), max_text_bytes: int = MAX_TEXT_BYTES) -> dict[str, Any]:
     """Add (or with `upsert`, replace) items; existing ids are otherwise skipped.
-    `run` picks the backend/device when the encoder is loaded here."""
+    `run` picks the backend/device when the encoder is loaded here. Entries
+    may resolve inside the paths, the index's corpus roots and `allow_roots`;
+    texts and captions are capped at `max_text_bytes`."""
     with Writer(index_dir) as writer:
         meta = writer.open_meta()
         stack = _stack_for(writer, stack, run)
         generation = writer.generation + 1
         old_roots = writer.manifest.stats.get("corpus_roots", [])
-        entries = read_corpus(list(corpus), old_roots) if _is_paths(corpus) else corpus
+        entries = (read_corpus(list(corpus), old_roots, allow_roots, max_text_bytes)
+                   if _is_paths(corpus) else corpus)
         count = (lambda: count_records(list(corpus), old_roots)) if _is_paths(corpus) else None
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
                                               batch_size, workers, writer.manifest.vector_dtype,
@@ -119,7 +124,7 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             allv = allvecs[keep]
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
-        roots = corpus_roots(corpus, old_roots) if _is_paths(corpus) else old_roots
+        roots = corpus_roots([*corpus, *allow_roots], old_roots) if _is_paths(corpus) else old_roots
         out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced), stack=stack)
         out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
                     "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,

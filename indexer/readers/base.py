@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from .records import Record
 
@@ -53,13 +53,28 @@ def caption_text(raw: bytes, where: str) -> tuple[str | None, Skipped | None]:
 
 
 def dedupe(entries: Iterable[Entry]) -> Iterator[Entry]:
-    """Drop records whose id was already seen, reporting each duplicate."""
+    """Drop records whose id, or the id one of their captions will get, was
+    already taken (by an item or a caption), reporting each collision."""
+    from ..embed import caption_id  # embed imports the readers
+
     seen: dict[str, str] = {}
     for e in entries:
         if isinstance(e, Record):
-            first = seen.get(e.id)
-            if first is not None:
-                yield Skipped(e.uri or e.id, f"duplicate id '{e.id}' (first seen at {first})")
+            ids = [e.id, *(caption_id(e.id, j) for j in range(len(e.captions)))]
+            clash = next((i for i in ids if i in seen), None)
+            if clash is not None:
+                whose = "" if clash == e.id else f" of its caption '{clash}'"
+                yield Skipped(str(e.uri or e.id), f"duplicate id{whose} '{clash}' (first seen at {seen[clash]})")
                 continue
-            seen[e.id] = e.uri or e.id
+            where = str(e.uri or e.id)
+            seen.update({i: where if i == e.id else f"a caption of {where}" for i in ids})
         yield e
+
+
+def guarded(read: Callable[[], Iterable[Entry]], where: str) -> Iterator[Entry]:
+    """The entries `read()` gives for one item (or group); an unexpected
+    error reading it becomes one Skipped line: no single file aborts a job."""
+    try:
+        yield from read()
+    except Exception as exc:  # a reader or library bug on hostile input
+        yield Skipped(where, f"could not be read ({type(exc).__name__}: {str(exc)[:200]})")

@@ -4,7 +4,12 @@ Columns: ``id`` (optional; else the path, else ``<manifest>:<row>``),
 ``path`` (or ``uri``/``file``/``image``/``audio``; relative to the manifest's
 folder) or ``text``, ``modality`` (optional; sniffed from the file),
 ``caption``/``captions`` (a string or a list), and any other column becomes
-metadata."""
+metadata.
+
+Every path must pass the corpus `Confinement` (inside the manifest's folder
+or an allowed root, a regular file, not /proc): a row naming
+`/etc/passwd` or `../../x` is skipped with a line. Texts and captions are
+size-capped; ids and metadata carry no undecodable characters."""
 from __future__ import annotations
 
 import csv
@@ -14,8 +19,11 @@ from typing import Any, Iterator
 
 from xmodal.alignment.core.jsonl import read_json_lines
 
+from xmodal.alignment.preprocess.text import escape_tree
+
 from .records import Record
-from .base import Entry, Skipped
+from .base import Entry, Skipped, guarded
+from .confine import Confinement, safe_text
 from .sniff import sniff_file
 
 PATH_KEYS = ("path", "uri", "file", "filepath", "image", "audio", "url")
@@ -41,8 +49,10 @@ def _captions(value: Any) -> list[str]:
     return [str(value)]
 
 
-def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
+def row_to_entry(row: dict[str, Any], base: Path, where: str, confine: Confinement | None = None) -> Entry:
     """One manifest row -> Record, or Skipped naming the row and the problem."""
+    confine = confine or Confinement.for_paths([base])
+    row = escape_tree(row)
     path_val = next((row[k] for k in PATH_KEYS if row.get(k) not in (None, "")), None)
     text = row.get("text")
     text = None if text is None or (isinstance(text, float) and text != text) else str(text)
@@ -50,6 +60,10 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
     if modality and modality not in MODALITIES:
         return Skipped(where, f"unknown modality '{modality}' (use text, image or audio)")
     caps = _captions(row.get("captions")) + _captions(row.get("caption"))
+    for body in [*caps, *([text] if text is not None else [])]:
+        too_big = confine.text_too_big(len(body.encode("utf-8")), where)
+        if too_big:
+            return too_big
     meta = {k: v for k, v in row.items() if k not in RESERVED and v is not None}
     # A "metadata" object column (as our own corpora write) is the metadata
     # itself, not one field of it; other columns win on a name clash.
@@ -62,6 +76,9 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
     if path_val is not None:
         p = Path(str(path_val))
         p = p if p.is_absolute() else base / p
+        problem = confine.check(p, f"{where} ({safe_text(str(p))})")
+        if problem:
+            return problem
         if modality in (None, "image", "audio"):
             found, reason = sniff_file(p)
             if found is None:
@@ -73,10 +90,13 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
         if modality == "text":
             body = text
             if body is None:
+                raw, problem = confine.read_text_bytes(p, f"{where} ({safe_text(str(p))})")
+                if problem:
+                    return problem
                 try:
-                    body = p.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    return Skipped(f"{where} ({p})", f"unreadable text: {exc}")
+                    body = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return Skipped(f"{where} ({safe_text(str(p))})", f"unreadable text: {exc}")
             return Record(item_id, "text", uri=str(p), text=body.strip(), metadata=meta)
         return Record(item_id, modality, uri=str(p), captions=caps, metadata=meta)
     if text is not None or caps:
@@ -86,22 +106,23 @@ def row_to_entry(row: dict[str, Any], base: Path, where: str) -> Entry:
     return Skipped(where, "row has neither a path nor a text")
 
 
-def read_jsonl(path: Path) -> Iterator[Entry]:
+def read_jsonl(path: Path, confine: Confinement | None = None) -> Iterator[Entry]:
     for line in read_json_lines(path, path.name, on_bad="report", objects=True, errors="replace"):
         if line.ok:
-            yield row_to_entry(line.value, path.parent, line.where)
+            yield from guarded(lambda: [row_to_entry(line.value, path.parent, line.where, confine)], line.where)
         else:
             yield Skipped(line.where, line.problem or "")
 
 
-def read_csv(path: Path) -> Iterator[Entry]:
+def read_csv(path: Path, confine: Confinement | None = None) -> Iterator[Entry]:
     with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         for n, row in enumerate(csv.DictReader(fh), 2):
             clean = {k: (v if v != "" else None) for k, v in row.items() if k is not None}
-            yield row_to_entry(clean, path.parent, f"{path.name}:{n}")
+            where = f"{path.name}:{n}"
+            yield from guarded(lambda: [row_to_entry(clean, path.parent, where, confine)], where)
 
 
-def read_parquet(path: Path) -> Iterator[Entry]:
+def read_parquet(path: Path, confine: Confinement | None = None) -> Iterator[Entry]:
     import pyarrow.parquet as pq
 
     try:
@@ -113,4 +134,5 @@ def read_parquet(path: Path) -> Iterator[Entry]:
     for batch in pf.iter_batches(batch_size=4096):
         for row in batch.to_pylist():
             n += 1
-            yield row_to_entry(row, path.parent, f"{path.name}:{n}")
+            where = f"{path.name}:{n}"
+            yield from guarded(lambda: [row_to_entry(row, path.parent, where, confine)], where)
