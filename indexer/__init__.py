@@ -3,7 +3,7 @@ the read API (`open_index`) the search layer uses.
 
 Modules, one job each:
   readers/    folder trees (sidecar .txt/.json), JSONL/CSV/Parquet manifests,
-              WebDataset .tar shards -> Record (readers/records) / Skipped;
+              WebDataset .tar shards -> Record (alignment/core/items) / Skipped;
               content sniffing
   embed       records -> vectors (pure) -> resumable shards
   shards      shard files (.npy + .json descriptor), mmap'd vector lookup
@@ -20,12 +20,11 @@ Modules, one job each:
   inspect     `info` summary and checksum verification
   cli         `xmodal index build|add|remove|info|compact`
 """
+from xmodal.alignment.core.items import Record, Row
 from xmodal.alignment.core.threads import register_thread_setter
 
 from .manifest import FORMAT_VERSION, IndexManifest, read_manifest
-from .metadata import Row
 from .reader import IndexReader, open_index
-from .readers.records import Record
 
 __all__ = ["FORMAT_VERSION", "IndexManifest", "IndexReader", "Record", "Row", "open_index",
            "read_manifest"]

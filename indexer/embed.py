@@ -13,11 +13,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from xmodal.alignment.core.items import Record, ShardRow, caption_id, item_rows
 from xmodal.alignment.pipeline import chunked
 
-from .readers.records import Record
 from .readers.tar import is_member_uri, read_members, split_member_uri
-from .shards import ShardRow, is_finished, records_hash, write_shard
+from .shards import is_finished, records_hash, write_shard
 
 MEDIA = ("image", "audio")
 
@@ -29,11 +29,6 @@ class EmbeddedBatch:
     vectors: np.ndarray
     rows: list[ShardRow]
     skipped: list[dict[str, str]] = field(default_factory=list)
-
-
-def caption_id(item_id: str, j: int) -> str:
-    """Stable id of the j-th caption of an item."""
-    return f"{item_id}#caption{j}"
 
 
 def _load_media(records: Sequence[Record]) -> dict[int, Any]:
@@ -109,15 +104,9 @@ def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
     for pos, r in enumerate(records):
         if (pos, -1) not in vec_of:
             continue
-        first_caption = next((c for c in r.captions if (c or "").strip()), None)
-        rows.append(ShardRow(r.id, r.modality, "item", None, r.uri,
-                             r.text if r.modality == "text" else first_caption, dict(r.metadata)))
-        vecs.append(vec_of[(pos, -1)])
-        for j, cap in enumerate(r.captions):
-            if (pos, j) in vec_of:
-                rows.append(ShardRow(caption_id(r.id, j), "text", "caption", r.id, r.uri, cap,
-                                     dict(r.metadata)))
-                vecs.append(vec_of[(pos, j)])
+        captions = [j for j in range(len(r.captions)) if (pos, j) in vec_of]
+        rows += item_rows(r, captions)
+        vecs += [vec_of[(pos, -1)]] + [vec_of[(pos, j)] for j in captions]
     out = np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, stack.dim), np.float32)
     return EmbeddedBatch(out, rows, skipped)
 

@@ -14,12 +14,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import NewRow, new_row
 
 from .directions import PER_DIRECTION, directions, groups_of, stratified_extra
 from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_factory, family_of,
                       train_sample_size)
 from .manifest import IndexManifest
-from .metadata import NewRow
 from .pins import purge_bound
 from .publish import Writer
 from .searching import supports_remove
@@ -62,9 +62,7 @@ def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRo
     for name in names:
         sh = read_shard(index_dir, name)
         vecs.append(np.asarray(sh.vectors, dtype=np.float32))
-        for i, r in enumerate(sh.rows):
-            rows.append(NewRow(-1, r.id, r.modality, r.kind, r.parent_id, r.uri, r.text,
-                               r.metadata, name, i))
+        rows += [new_row(r, -1, name, i) for i, r in enumerate(sh.rows)]
     if not vecs:
         return np.zeros((0, 0), np.float32), []
     return np.concatenate(vecs), rows

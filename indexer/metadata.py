@@ -14,13 +14,13 @@ import re
 import sqlite3
 import threading
 from urllib.parse import quote, unquote_to_bytes
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import LiveRow, NewRow, Row
 from xmodal.alignment.preprocess.text import escape_surrogates
 
 SCHEMA = """
@@ -46,38 +46,6 @@ CREATE INDEX IF NOT EXISTS rows_modality ON rows(modality, kind);
 
 _CHUNK = 900  # stay under SQLite's host-parameter limit on old builds
 _KEY = re.compile(r"^[A-Za-z0-9_\-. ]+$")
-
-
-@dataclass
-class Row:
-    """One indexed vector: an item, or a caption of an item (`parent_id`)."""
-
-    label: int
-    id: str
-    modality: str
-    kind: str
-    parent_id: str | None
-    uri: str | None
-    text: str | None
-    metadata: dict[str, Any]
-
-
-@dataclass
-class NewRow(Row):
-    """A row to insert, with where its vector lives (shard file + row)."""
-
-    shard: str
-    shard_row: int
-
-
-class LiveRow(NamedTuple):
-    """What compaction needs of a live row, without its metadata JSON."""
-
-    label: int
-    shard: str
-    shard_row: int
-    modality: str
-    kind: str
 
 
 def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:

@@ -13,30 +13,18 @@ import hashlib
 import io
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from xmodal.alignment.core.atomic import atomic_write_bytes
+from xmodal.alignment.core.items import ShardRow
 
 from .manifest import SHARDS_DIR
 
 DTYPES = {"float16": np.float16, "float32": np.float32}
-
-
-@dataclass
-class ShardRow:
-    """What one vector of a shard is (an item or a caption of one)."""
-
-    id: str
-    modality: str
-    kind: str = "item"
-    parent_id: str | None = None
-    uri: str | None = None
-    text: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,7 +65,7 @@ def write_shard(index_dir: str | Path, name: str, vectors: np.ndarray, rows: Seq
     atomic_write_bytes(d / f"{name}.npy", buf.getvalue())
     desc = {
         "name": name, "dtype": dtype, "records_hash": rec_hash, "fingerprint": fingerprint,
-        "rows": [r.__dict__ for r in rows], "skipped": list(skipped),
+        "rows": [r.to_json() for r in rows], "skipped": list(skipped),
     }
     atomic_write_bytes(d / f"{name}.json", json.dumps(desc, sort_keys=True).encode())
 
@@ -104,7 +92,7 @@ def read_shard(index_dir: str | Path, name: str, mmap: bool = False) -> Shard:
         raise FileNotFoundError(f"shard {name} is not finished")
     vecs = np.load(Path(index_dir) / SHARDS_DIR / f"{name}.npy", mmap_mode="r" if mmap else None,
                    allow_pickle=False)
-    rows = [ShardRow(**r) for r in desc["rows"]]
+    rows = [ShardRow.from_json(r) for r in desc["rows"]]
     return Shard(name, vecs, rows, desc.get("skipped", []), desc["records_hash"], desc["fingerprint"])
 
 

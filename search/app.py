@@ -21,14 +21,14 @@ from fastapi.staticfiles import StaticFiles
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.preprocess.text import escape_tree
+from xmodal.alignment.core.items import Hit
 
 from .batcher import EncodeBatcher
 from .display import relative_uri
 from .engine import Engine
 from .guard import GuardMiddleware, ServeOptions, openapi_security
-from .hits import Hit
 from .http_errors import error_responses, install_error_handlers
-from .media import MediaNotFound, MediaStore, corpus_roots
+from .media import MediaForbidden, MediaNotFound, MediaStore, corpus_roots
 from .metrics import Metrics
 from .schemas import MAX_BODY_BYTES, Health, HitOut, IndexInfo, SearchRequest, SearchResponse
 

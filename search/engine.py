@@ -17,10 +17,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
+from xmodal.alignment.core.items import Hit, hit_from_row
 
 from .dedup import check_threshold, keep_mask
 from .filters import check_where
-from .hits import Hit
 from .query import Query, as_query_vector, check_target
 from .sources import IndexSource, Opener, check_same_encoder, default_opener, source_names
 
@@ -272,7 +272,7 @@ class Engine:
             row = rows.get((c.source, c.label))
             if row is None:
                 continue
-            hits.append(row_to_hit(row, c.score, self.sources[c.source].name))
+            hits.append(hit_from_row(row, c.score, self.sources[c.source].name))
             if need_vectors:
                 vecs.append(c.vec if c.vec is not None else vectors[(c.source, c.label)])
         dim = self.dim
@@ -290,23 +290,8 @@ class Engine:
                 continue
             rows = [r for r in src.index.rows(np.array([label], np.int64)) if r is not None]
             if rows:
-                return row_to_hit(rows[0], 1.0, src.name), src
+                return hit_from_row(rows[0], 1.0, src.name), src
         raise BadInput(f"id {item_id!r}", "is not in the index")
-
-
-def row_to_hit(row: Any, score: float, index_name: str) -> Hit:
-    """An index row -> Hit. User metadata fields come first; the reserved
-    keys `index`, `kind`, `text` (item text or caption) and `parent_id`
-    (for captions) are set by the engine."""
-    meta = dict(row.metadata or {})
-    meta["index"] = index_name
-    meta["kind"] = row.kind
-    if row.text is not None:
-        meta["text"] = row.text
-    if row.parent_id:
-        meta["parent_id"] = row.parent_id
-    modality = "text" if row.kind == "caption" else row.modality
-    return Hit(id=row.id, score=round(float(score), 6), modality=modality, uri=row.uri, metadata=meta)
 
 
 @contextmanager

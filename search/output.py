@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any, Iterable
 
-from .hits import Hit
+from xmodal.alignment.core.items import Hit
 
 _COLUMNS = ("#", "score", "modality", "id", "text / caption", "uri")
 

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import Record
 
 from .base import Entry, Skipped, dedupe
 from .confine import MAX_TEXT_BYTES, Confinement, safe_text
 from .folder import read_folder
 from .manifests import read_csv, read_jsonl, read_parquet
-from .records import Record
+from xmodal.alignment.core.items import Record
 from .sniff import sniff_file
 from .tar import read_tar
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Union
 
-from .records import Record
+from xmodal.alignment.core.items import Record
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from xmodal.alignment.preprocess.text import escape_tree
 
-from .records import Record
+from xmodal.alignment.core.items import Record
 from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json
 from .confine import Confinement, safe_text
 from .sniff import TEXT_EXT, sniff_file

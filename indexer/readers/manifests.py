@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from xmodal.alignment.core.items import Record
 from xmodal.alignment.core.jsonl import read_json_lines
 
 from xmodal.alignment.preprocess.text import escape_tree
 
-from .records import Record
 from .base import Entry, Skipped, guarded
 from .confine import Confinement, safe_text
 from .sniff import sniff_file

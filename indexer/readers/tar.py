@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 from xmodal.alignment.preprocess.text import escape_tree
 
-from .records import Record
+from xmodal.alignment.core.items import Record
 from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json
 from .confine import MAX_MEDIA_BYTES, Confinement, member_problem, safe_text
 from .sniff import sniff_bytes, sniff_head

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from xmodal.alignment.core.errors import BadInput
+from xmodal.alignment.core.items import Hit
 from xmodal.benchmarks.cli import bench
 from xmodal.benchmarks.query_latency import load_queries, measure, percentiles
 from xmodal.benchmarks.server_load import run_load
-from xmodal.search.hits import Hit
 
 
 class StubEngine:

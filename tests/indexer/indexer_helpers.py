@@ -7,10 +7,11 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
+from xmodal.alignment.core.items import ShardRow
 from xmodal.indexer.factory import Thresholds
 from xmodal.indexer.indexing import Encoded, IndexOptions, index_shards
 from xmodal.indexer.publish import Writer
-from xmodal.indexer.shards import ShardRow, records_hash, write_shard
+from xmodal.indexer.shards import records_hash, write_shard
 
 
 def make_images(root: Path, n: int, seed: int = 0, prefix: str = "img") -> list[Path]:

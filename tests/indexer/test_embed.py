@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from xmodal.alignment.core.items import Record
 from xmodal.indexer.embed import embed_records
-from xmodal.indexer.readers.records import Record
 
 
 def test_embed_records_rows_order_and_skips(media_corpus, tiny):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import NewRow
 from xmodal.indexer import open_index, read_manifest
 from xmodal.indexer.manifest import FORMAT_VERSION, IndexManifest, publish_manifest
-from xmodal.indexer.metadata import MetaStore, NewRow
+from xmodal.indexer.metadata import MetaStore
 
 from indexer_helpers import clustered, synthetic_index
 
@@ -29,7 +30,7 @@ def test_manifest_roundtrip_and_version_guard(tmp_path):
 
 
 def _row(label, id_, meta, kind="item", parent=None):
-    return NewRow(label, id_, "image", kind, parent, f"/x/{id_}", None, meta, "s", label)
+    return NewRow(label, id_, "image", kind, parent, f"/x/{id_}", None, meta, shard="s", shard_row=label)
 
 
 def test_metadata_filters_and_generation_snapshots(tmp_path):

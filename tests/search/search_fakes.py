@@ -11,6 +11,7 @@ import numpy as np
 
 from xmodal.alignment.core.contracts import EncodeResult, ItemError, l2_normalise
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import Row
 
 
 @dataclass
@@ -24,24 +25,12 @@ class FakeManifest:
     counts: dict = field(default_factory=dict)
 
 
-@dataclass
-class FakeRow:
-    label: int
-    id: str
-    modality: str
-    kind: str = "item"
-    parent_id: str | None = None
-    uri: str | None = None
-    text: str | None = None
-    metadata: dict = field(default_factory=dict)
-
-
 class FakeIndex:
     """Exact inner-product search over `vectors`; `short` caps how many
     results a *filtered* search returns, imitating HNSW under a selective
     filter."""
 
-    def __init__(self, rows: list[FakeRow], vectors: np.ndarray, manifest: FakeManifest | None = None,
+    def __init__(self, rows: list[Row], vectors: np.ndarray, manifest: FakeManifest | None = None,
                  short: int | None = None):
         self.rows_ = {r.label: r for r in rows}
         self.vecs = {r.label: l2_normalise(v[None])[0] for r, v in zip(rows, vectors)}
@@ -140,13 +129,13 @@ def random_corpus(n: int = 40, dim: int = 8, seed: int = 0, prefix: str = "", ca
     rows = []
     for i in range(n):
         m = mods[i % 3]
-        rows.append(FakeRow(label=i, id=f"{prefix}{m}{i}", modality=m,
+        rows.append(Row(label=i, id=f"{prefix}{m}{i}", modality=m,
                             uri=f"{m}{i}.bin" if m != "text" else None,
                             text=f"text {i}" if m == "text" else None,
                             metadata={"license": "cc0" if i % 2 else "by", "n": i}))
     for j in range(captions):
         parent = rows[3 * j]
-        rows.append(FakeRow(label=n + j, id=f"{parent.id}#c0", modality="text", kind="caption",
+        rows.append(Row(label=n + j, id=f"{parent.id}#c0", modality="text", kind="caption",
                             parent_id=parent.id, text=f"caption of {parent.id}",
                             metadata=dict(parent.metadata)))
     vectors = rng.standard_normal((len(rows), dim)).astype(np.float32)

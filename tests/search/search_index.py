@@ -12,9 +12,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from xmodal.alignment.core.contracts import l2_normalise
+from xmodal.alignment.core.items import ShardRow
 from xmodal.indexer.indexing import Encoded, IndexOptions, index_shards
 from xmodal.indexer.publish import Writer
-from xmodal.indexer.shards import ShardRow, records_hash, write_shard
+from xmodal.indexer.shards import records_hash, write_shard
 
 
 def build_from_vectors(out: str | Path, rows: Sequence[ShardRow], vectors: np.ndarray,
@@ -32,6 +33,6 @@ def build_from_vectors(out: str | Path, rows: Sequence[ShardRow], vectors: np.nd
 
 
 def shard_rows(fake_rows: Sequence[Any]) -> list[ShardRow]:
-    """search_fakes.FakeRow -> ShardRow (same fields minus the label)."""
+    """Rows -> ShardRows (same fields minus the label)."""
     return [ShardRow(r.id, r.modality, r.kind, r.parent_id, r.uri, r.text, dict(r.metadata))
             for r in fake_rows]

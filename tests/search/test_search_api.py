@@ -10,10 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from xmodal.alignment.core.items import Row
 from xmodal.search import Engine
 from xmodal.search.app import create_app
 
-from search_fakes import FakeEncoder, FakeIndex, FakeRow, random_corpus
+from search_fakes import FakeEncoder, FakeIndex, random_corpus
 
 
 @pytest.fixture()
@@ -45,7 +46,7 @@ def client(corpus):
     ]
     base = len(rows)
     for j, (id_, mod, uri) in enumerate(extra):
-        rows.append(FakeRow(label=base + j, id=id_, modality=mod, uri=uri, metadata={"license": "cc0"}))
+        rows.append(Row(label=base + j, id=id_, modality=mod, uri=uri, metadata={"license": "cc0"}))
     vecs = np.random.default_rng(3).standard_normal((len(rows), 8)).astype(np.float32)
     ix = FakeIndex(rows, vecs)
     engine = Engine.open(["/x/main.xmodal"], encoder=FakeEncoder(), opener=lambda p: ix)

@@ -77,7 +77,7 @@ def test_exit_codes(tiny_index, tmp_path):
 
 
 def test_table_clips_long_cells():
-    from xmodal.search.hits import Hit
+    from xmodal.alignment.core.items import Hit
 
     hits = [Hit("a" * 300, 0.5, "text", None, {"text": "line\nbreak " * 50})]
     out = hits_table(hits, width=80)
