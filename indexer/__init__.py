@@ -25,9 +25,10 @@ from xmodal.alignment.core.threads import register_thread_setter
 
 from .manifest import FORMAT_VERSION, IndexManifest, read_manifest
 from .reader import IndexReader, open_index
+from .readers.tar import SEP as MEMBER_SEP
 
-__all__ = ["FORMAT_VERSION", "IndexManifest", "IndexReader", "Record", "Row", "open_index",
-           "read_manifest"]
+__all__ = ["FORMAT_VERSION", "MEMBER_SEP", "IndexManifest", "IndexReader", "Record", "Row",
+           "open_index", "read_manifest"]
 
 
 def _faiss_threads(n: int) -> None:

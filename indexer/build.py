@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from xmodal.alignment.core.atomic import atomic_write_json
 from xmodal.alignment.backends import backend_names
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.protocols import Embedder
 
 from .embed import embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds
@@ -88,7 +89,7 @@ def skip_summary(skipped: list[dict[str, str]]) -> dict[str, int]:
     return dict(Counter(s["reason"].split(" (")[0].split(":")[0] for s in skipped).most_common())
 
 
-def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: str, shard_size: int,
+def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Embedder, prefix: str, shard_size: int,
                  batch_size: int, workers: int, dtype: str, progress: bool,
                  on_shard: ShardHook | None, count: Callable[[], int] | None = None
                  ) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
@@ -127,7 +128,7 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Any, prefix: s
     return names, skipped, stats
 
 
-def build(cfg: BuildConfig, stack: Any = None, progress: bool = True,
+def build(cfg: BuildConfig, stack: Embedder | None = None, progress: bool = True,
           on_shard: ShardHook | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build (or resume building) an index; returns the build report."""
     from xmodal.alignment import load_encoder

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from xmodal.alignment.core.items import Record, ShardRow, caption_id, item_rows
+from xmodal.alignment.core.protocols import Embedder
 from xmodal.alignment.pipeline import chunked
 
 from .readers.tar import is_member_uri, read_members, split_member_uri
@@ -49,7 +50,7 @@ def _load_media(records: Sequence[Record]) -> dict[int, Any]:
     return items
 
 
-def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
+def embed_records(records: Sequence[Record], stack: Embedder, batch_size: int = 32,
                   workers: int = 2, on_batch: Callable[[float], None] | None = None) -> EmbeddedBatch:
     """Embed items and their captions; bad ones are skipped with a reason.
 
@@ -111,7 +112,7 @@ def embed_records(records: Sequence[Record], stack: Any, batch_size: int = 32,
     return EmbeddedBatch(out, rows, skipped)
 
 
-def embed_to_shards(records: Iterable[Record], stack: Any, index_dir: str, prefix: str,
+def embed_to_shards(records: Iterable[Record], stack: Embedder, index_dir: str, prefix: str,
                     shard_size: int = 1024, batch_size: int = 32, workers: int = 2,
                     dtype: str = "float16",
                     on_shard: Callable[[int, str, bool, int], None] | None = None,

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import faiss
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
@@ -24,7 +25,7 @@ from .pins import purge_bound
 from .publish import Writer
 from .searching import supports_remove
 from .shards import read_shard
-from .tune import in_memory_lookup, pick_queries, tune
+from .tune import TuneResult, in_memory_lookup, pick_queries, tune
 
 Log = Callable[[str], None]
 
@@ -70,7 +71,7 @@ def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRo
 
 def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
                    factory: str | None, log: Log, groups: np.ndarray | None = None
-                   ) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
+                   ) -> tuple[faiss.Index, str, dict[str, Any], dict[str, Any]]:
     """Choose (unless given), train, add, tune -> (index, factory, search_params, stats).
 
     `groups[i]`: modality group of row i ('image', 'audio', 'text'; see
@@ -156,14 +157,14 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
 MAX_SCAN_FRACTION = 0.25
 
 
-def _scan_is_faster(family: str, result: Any) -> bool:
+def _scan_is_faster(family: str, result: TuneResult) -> bool:
     """True when the tuned ANN index touches so much of the corpus that an
     exact scan is as fast (only families whose memory also holds Flat).
     Decided on FAISS's distance counts, not on timings of a busy machine."""
     return family in ("hnsw", "ivf-flat") and result.scanned > MAX_SCAN_FRACTION
 
 
-def publish_generation(writer: Writer, index: Any, factory: str, search_params: dict[str, Any],
+def publish_generation(writer: Writer, index: faiss.Index, factory: str, search_params: dict[str, Any],
                        stats: dict[str, Any], enc: Encoded, generation: int,
                        vector_dtype: str, purge: bool | None = None,
                        deleted: int = 0) -> IndexManifest:

@@ -22,6 +22,7 @@ import numpy as np
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.items import LiveRow, NewRow, Row
 from xmodal.alignment.preprocess.text import escape_surrogates
+from xmodal.alignment.core.protocols import Where
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -193,7 +194,7 @@ class MetaStore:
                     "SELECT label, id, modality, kind, parent_id, uri, text, metadata FROM rows"
                     f" WHERE label IN ({q})", list(part))
                 for lab, id_, mod, kind, parent, uri, text, meta in cur:
-                    found[lab] = Row(lab, id_, mod, kind, parent, _uri_out(uri), text, json.loads(meta))
+                    found[lab] = Row(id_, mod, kind, parent, _uri_out(uri), text, json.loads(meta), label=lab)
         return [found.get(int(x)) for x in labels]
 
     def locations(self, labels: Sequence[int]) -> dict[int, tuple[str, int]]:
@@ -208,7 +209,7 @@ class MetaStore:
         return out
 
     def labels_where(self, gen: int | None, modality: str | None = None, kind: str | None = None,
-                     where: dict[str, Any] | None = None) -> np.ndarray:
+                     where: Where | None = None) -> np.ndarray:
         """Labels visible at `gen` matching the filters, sorted ascending.
 
         `where` maps a metadata field to a value (equality) or a list/tuple/set

@@ -8,36 +8,29 @@ the reader is open (`pins`). Writers publish new generations beside it;
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Any, Sequence
 
 import faiss
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.items import Row
+from xmodal.alignment.core.protocols import Embedder, Labels, Where
 
-from .manifest import MANIFEST_NAME, META_NAME, IndexManifest, read_generation, read_manifest
-from .metadata import MetaStore, Row
+from .manifest import (MANIFEST_NAME, META_NAME, REPORT_NAME, IndexManifest, read_generation,
+                       read_manifest)
+from .metadata import MetaStore
+from .searching import exact_rerank, exact_topk, reranks, to_similarity, widen
+from .searching import search as faiss_search
 from .pins import pin
-from .searching import exact_search, search as faiss_search
 from .shards import VectorStore
 
 # Below this many allowed labels a filtered search is answered exactly from
 # the stored vectors: cheaper than probing an ANN structure for a few ids,
 # and it never comes back short because the ids sat in unprobed lists.
 EXACT_FILTER_LIMIT = 4096
-
-
-def widen(search_params: dict[str, Any], factor: float) -> dict[str, Any]:
-    """Search wider under a filter: when only 1/f of the vectors may be
-    returned, the tuned nprobe/efSearch would find ~1/f as many true
-    neighbours, so scale them by f (capped at 16x)."""
-    f = min(max(factor, 1.0), 16.0)
-    out = dict(search_params)
-    for key in ("nprobe", "efSearch"):
-        if key in out:
-            out[key] = int(round(out[key] * f))
-    return out
 
 
 def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
@@ -83,46 +76,68 @@ class IndexReader:
         # one, so both stay referenced from here.
         self._tomb_batch = faiss.IDSelectorBatch(self._tombstones) if len(self._tombstones) else None
         self._live = faiss.IDSelectorNot(self._tomb_batch) if self._tomb_batch is not None else None
+        self._n_live: int | None = None
 
     # ---- search ------------------------------------------------------
-    def search(self, q: np.ndarray, k: int, labels: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k inner-product search -> (scores (n,k), labels (n,k) int64, -1 padded).
+    def search(self, q: np.ndarray, k: int, labels: Labels | None = None,
+               rescore: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by inner product -> (scores (n,k) float32, labels (n,k)
+        int64, -1 padded), best first.
 
-        `labels` restricts results to that allowed set (pre-filter)."""
+        `labels` restricts results to that allowed set (pre-filter). Every
+        row is complete: a few allowed labels are searched exactly, many
+        with nprobe/efSearch widened by the filter's selectivity, and an
+        ANN answer that still comes back short is redone exactly.
+        `rescore`: ANN scores are replaced by exact ones from the stored
+        vectors (unless the index's own re-ranking already did that)."""
+        q = self._query(q)
+        k = int(k)
+        sp = self.manifest.search_params
+        if labels is None:
+            allowed, n_allowed = None, self._live_count()
+            scores, found = faiss_search(self.index, q, k, sp, self._live, self.vectors)
+        else:
+            allowed = np.asarray(labels, dtype=np.int64)
+            if len(self._tombstones):
+                allowed = np.setdiff1d(allowed, self._tombstones)
+            allowed = allowed[allowed >= 0]
+            if len(allowed) <= EXACT_FILTER_LIMIT:
+                return exact_topk(self.vectors, q, k, allowed)
+            n_allowed = len(allowed)
+            sel = faiss.IDSelectorBatch(allowed)
+            scores, found = faiss_search(self.index, q, k, widen(sp, self.index.ntotal / n_allowed), sel,
+                                         self.vectors)
+        scores = to_similarity(np.asarray(scores, np.float32), self.manifest.metric)
+        scores[found < 0] = -np.inf  # FAISS pads with -FLT_MAX; the exact paths with -inf
+        short = (found >= 0).sum(axis=1) < min(k, n_allowed)
+        if rescore and not reranks(sp) and not short.all():
+            ann = ~short
+            scores[ann], found[ann] = exact_rerank(q[ann], found[ann], k, self.vectors)
+        if short.any():
+            # ANN under a selective filter (HNSW, IVF with few probes) or
+            # over tombstones can miss rows that exist: answer exactly.
+            pool = allowed if allowed is not None else self.labels_where()
+            scores[short], found[short] = exact_topk(self.vectors, q[short], k, pool)
+        return scores, found
+
+    def _query(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float32)
         if q.ndim == 1:
             q = q[None, :]
         if q.ndim != 2 or q.shape[1] != self.manifest.dim:
             raise XmodalError(f"query vectors have shape {q.shape}; this index "
                               f"({self.path}) needs (n, {self.manifest.dim})")
-        k = int(k)
-        sp = self.manifest.search_params
-        if labels is not None:
-            allowed = np.asarray(labels, dtype=np.int64)
-            if len(self._tombstones):
-                allowed = np.setdiff1d(allowed, self._tombstones)
-            allowed = allowed[allowed >= 0]
-            if len(allowed) == 0:
-                return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-            if len(allowed) <= EXACT_FILTER_LIMIT:
-                return self._exact(q, k, allowed)
-            sel = faiss.IDSelectorBatch(allowed)
-            return faiss_search(self.index, q, k, widen(sp, self.index.ntotal / len(allowed)), sel,
-                                self.vectors)
-        return faiss_search(self.index, q, k, sp, self._live, self.vectors)
+        return q
 
-    def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        vecs = self.vectors(allowed)
-        scores, found = exact_search(vecs, q, min(k, len(allowed)), allowed)
-        if scores.shape[1] < k:
-            pad = k - scores.shape[1]
-            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
-            found = np.pad(found, ((0, 0), (0, pad)), constant_values=-1)
-        return scores.astype(np.float32), found.astype(np.int64)
+    def _live_count(self) -> int:
+        """Rows live in this generation (the manifest counts them)."""
+        if self._n_live is None:
+            total = self.manifest.counts.get("total")
+            self._n_live = int(total) if isinstance(total, int) else len(self.labels_where())
+        return self._n_live
 
     # ---- metadata ----------------------------------------------------
-    def rows(self, labels: Sequence[int] | np.ndarray) -> list[Row]:
+    def rows(self, labels: Labels) -> list[Row]:
         """Rows for these labels, in order; unknown labels raise XmodalError."""
         got = self.meta.rows([int(x) for x in labels])
         missing = [int(lab) for lab, r in zip(labels, got) if r is None]
@@ -131,7 +146,7 @@ class IndexReader:
         return got  # type: ignore[return-value]
 
     def labels_where(self, modality: str | None = None, kind: str | None = None,
-                     where: dict[str, Any] | None = None) -> np.ndarray:
+                     where: Where | None = None) -> np.ndarray:
         """Labels live in this generation matching modality/kind/metadata filters."""
         return self.meta.labels_where(self.generation, modality, kind, where)
 
@@ -139,7 +154,7 @@ class IndexReader:
         """The label of a live row with this id, or None."""
         return self.meta.label_of(id, self.generation)
 
-    def vectors(self, labels: Sequence[int] | np.ndarray) -> np.ndarray:
+    def vectors(self, labels: Labels) -> np.ndarray:
         """Stored vectors (float32 (n, d)) for exact re-scoring / more-like-this."""
         labels = np.asarray(labels, dtype=np.int64).ravel()
         locs = self.meta.locations(labels)
@@ -147,6 +162,25 @@ class IndexReader:
         if missing:
             raise XmodalError(f"{self.path}: no stored vector for label(s) {missing[:5]}")
         return self.store.gather([locs[int(x)] for x in labels])
+
+    def media_roots(self) -> list[str]:
+        """Where this index's media uris may point: the corpus roots the
+        build recorded in the manifest (older indexes: the `corpus` list of
+        their build report). A root that is a file (a tar shard, a manifest
+        CSV/JSONL) contributes its own path and its folder."""
+        found = _strings(self.manifest.stats.get("corpus_roots"))
+        if not found:
+            try:
+                report = json.loads((self.path / REPORT_NAME).read_text())
+                found = _strings(report.get("corpus")) if isinstance(report, dict) else []
+            except (OSError, ValueError):
+                found = []
+        roots: list[str] = []
+        for root in found:
+            roots.append(root)
+            if os.path.isfile(root) and not root.lower().endswith(".tar"):
+                roots.append(os.path.dirname(os.path.abspath(root)))  # a manifest names files beside it
+        return roots
 
     # ---- freshness / compatibility ------------------------------------
     def is_stale(self) -> bool:
@@ -162,10 +196,10 @@ class IndexReader:
             self._manifest_stat = key
         return gen is not None and gen != self.generation
 
-    def check_encoder(self, stack: Any) -> None:
+    def check_encoder(self, stack: Embedder) -> None:
         """Refuse a query encoder other than the one that built the index."""
         m = self.manifest
-        spec, fp = getattr(stack, "spec", None), getattr(stack, "fingerprint", None)
+        spec, fp = stack.spec, stack.fingerprint
         if fp != m.encoder_fingerprint and (spec or "").strip() == m.encoder_spec.strip():
             # same name, other weights: e.g. an index built before xmodal
             # shipped a new 'lite' alignment; querying it would mix spaces
@@ -179,7 +213,7 @@ class IndexReader:
                 f"index {self.path} was built with encoder '{m.encoder_spec}' "
                 f"(fingerprint {m.encoder_fingerprint[:12]}) but the query encoder is '{spec}' "
                 f"(fingerprint {str(fp)[:12]}): query with --model {m.encoder_spec} or rebuild the index")
-        dim = getattr(stack, "dim", m.dim)
+        dim = stack.dim
         if dim != m.dim:
             raise XmodalError(f"index {self.path} has dim {m.dim} but encoder '{spec}' gives {dim}")
 
@@ -196,6 +230,14 @@ class IndexReader:
 def open_index(path: str | Path, mmap: bool = True) -> IndexReader:
     """Open an index directory read-only; the manifest is the only entry point."""
     return IndexReader(path, mmap)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:

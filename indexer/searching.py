@@ -1,7 +1,11 @@
 """One search routine shared by tuning and the read API, so the recall the
 tuner measures is the recall readers get: FAISS search with the tuned
 parameters (nprobe / efSearch), an optional id pre-filter, and optional
-exact re-ranking of `rerank` x k candidates against the stored vectors."""
+exact re-ranking of `rerank` x k candidates against the stored vectors.
+
+Exact search lives here and nowhere else: the brute-force reference
+(`exact_search`), exact top-k over a label set through stored vectors
+(`exact_topk`) and exact re-scoring of candidates (`exact_rerank`)."""
 from __future__ import annotations
 
 import time
@@ -72,6 +76,31 @@ def search(index: faiss.Index, q: np.ndarray, k: int, search_params: dict[str, A
     return exact_rerank(q, labels, k, vectors_of)
 
 
+def reranks(search_params: dict[str, Any]) -> bool:
+    """True when `search` re-scores candidates exactly with these parameters."""
+    return int(search_params.get("rerank", 1) or 1) > 1
+
+
+def widen(search_params: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Search wider under a filter: when only 1/f of the vectors may be
+    returned, the tuned nprobe/efSearch would find ~1/f as many true
+    neighbours, so scale them by f (capped at 16x)."""
+    f = min(max(factor, 1.0), 16.0)
+    out = dict(search_params)
+    for key in ("nprobe", "efSearch"):
+        if key in out:
+            out[key] = int(round(out[key] * f))
+    return out
+
+
+def to_similarity(scores: np.ndarray, metric: str | None) -> np.ndarray:
+    """FAISS scores -> cosine similarity. Vectors are L2-normalised, so a
+    squared L2 distance d maps to 1 - d/2; inner products already are."""
+    if str(metric or "ip").lower() in ("l2", "euclidean"):
+        return 1.0 - scores / 2.0
+    return scores
+
+
 def exact_rerank(q: np.ndarray, cand: np.ndarray, k: int, vectors_of: VectorsOf) -> tuple[np.ndarray, np.ndarray]:
     """Re-score candidate labels exactly with their stored vectors; keep top k."""
     valid = cand >= 0
@@ -105,6 +134,28 @@ def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray 
         timing["search_seconds"] = time.perf_counter() - t0
     mapped = rows if labels is None else labels[rows]
     return s, np.where(i >= 0, mapped[np.maximum(i, 0)], -1)
+
+
+def exact_topk(vectors_of: VectorsOf, q: np.ndarray, k: int, labels: np.ndarray,
+               chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k among `labels` by inner product with their stored
+    vectors (read `chunk` at a time) -> (scores (n, k) float32, labels
+    (n, k) int64), best first, ties by lower label, (-inf, -1) padded."""
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    best_s = np.zeros((len(q), 0), np.float32)
+    best_l = np.zeros((len(q), 0), np.int64)
+    for start in range(0, len(labels), chunk):
+        part = labels[start : start + chunk]
+        s, found = exact_search(vectors_of(part), q, min(k, len(part)), part)
+        best_s, best_l = np.concatenate([best_s, s], 1), np.concatenate([best_l, found], 1)
+        order = np.lexsort((best_l, -best_s), axis=1)[:, :k]
+        best_s, best_l = np.take_along_axis(best_s, order, 1), np.take_along_axis(best_l, order, 1)
+    pad = k - best_s.shape[1]
+    if pad > 0:
+        best_s = np.pad(best_s, ((0, 0), (0, pad)), constant_values=-np.inf)
+        best_l = np.pad(best_l, ((0, 0), (0, pad)), constant_values=-1)
+    return best_s.astype(np.float32), best_l.astype(np.int64)
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:

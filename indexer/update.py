@@ -21,11 +21,13 @@ import numpy as np
 from xmodal.alignment.backends import backend_names, merge_backends
 from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.protocols import Embedder
 
-from .build import corpus_roots, embed_corpus, skip_summary
+from .build import ShardHook, corpus_roots, embed_corpus, skip_summary
 from .directions import groups_of
 from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
 from .indexing import Encoded, IndexOptions, build_and_tune, load_shards, publish_generation
+from .metadata import MetaStore
 from .progress import count_records
 from .publish import Writer
 from .reader import load_faiss
@@ -37,7 +39,7 @@ from .shards import VectorStore
 Log = Callable[[str], None]
 
 
-def _stack_for(writer: Writer, stack: Any, run: RunOptions | None = None) -> Any:
+def _stack_for(writer: Writer, stack: Embedder | None, run: RunOptions | None = None) -> Embedder:
     from xmodal.alignment import load_encoder
 
     m = writer.manifest
@@ -50,8 +52,8 @@ def _stack_for(writer: Writer, stack: Any, run: RunOptions | None = None) -> Any
     return stack
 
 
-def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any],
-            purge: bool | None = None, deleted: int = 0, stack: Any = None) -> dict[str, Any]:
+def _commit(writer: Writer, index: faiss.Index, generation: int, extra: dict[str, Any],
+            purge: bool | None = None, deleted: int = 0, stack: Embedder | None = None) -> dict[str, Any]:
     """Publish the next generation; `deleted` vectors are added to the
     running count of deletions since the last compaction."""
     m = writer.manifest
@@ -70,7 +72,7 @@ def _commit(writer: Writer, index: Any, generation: int, extra: dict[str, Any],
     return out
 
 
-def _remove_labels(index: Any, meta: Any, labels: Sequence[int], generation: int) -> None:
+def _remove_labels(index: faiss.Index, meta: MetaStore, labels: Sequence[int], generation: int) -> None:
     if not labels:
         return
     meta.mark_deleted(labels, generation)
@@ -79,8 +81,8 @@ def _remove_labels(index: Any, meta: Any, labels: Sequence[int], generation: int
 
 
 def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: bool = False,
-        stack: Any = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
-        progress: bool = False, on_shard: Any = None, run: RunOptions | None = None,
+        stack: Embedder | None = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
+        progress: bool = False, on_shard: ShardHook | None = None, run: RunOptions | None = None,
         allow_roots: Sequence[str] = (), max_text_bytes: int = MAX_TEXT_BYTES) -> dict[str, Any]:
     """Add (or with `upsert`, replace) items; existing ids are otherwise skipped.
     `run` picks the backend/device when the encoder is loaded here. Entries

@@ -4,6 +4,7 @@
 from xmodal.alignment.core.items import Hit
 
 from .engine import Engine
+from .options import SearchOptions
 from .query import Query
 
-__all__ = ["Engine", "Hit", "Query"]
+__all__ = ["Engine", "Hit", "Query", "SearchOptions"]

@@ -28,9 +28,10 @@ from .display import relative_uri
 from .engine import Engine
 from .guard import GuardMiddleware, ServeOptions, openapi_security
 from .http_errors import error_responses, install_error_handlers
-from .media import MediaForbidden, MediaNotFound, MediaStore, corpus_roots
+from .media import MediaForbidden, MediaNotFound, MediaStore
 from .metrics import Metrics
 from .schemas import MAX_BODY_BYTES, Health, HitOut, IndexInfo, SearchRequest, SearchResponse
+from .sources import IndexSource
 
 WEB_DIR = Path(__file__).parent / "web"
 # Media is corpus content, not our page: never let it run script here.
@@ -82,8 +83,8 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
         "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
         "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
     })
-    # One store per index, replaced when its generation changes: finding the
-    # corpus roots may read build-report.json, and the page asks for a
+    # One store per index, replaced when its generation changes: asking the
+    # index for its media roots may read files, and the page asks for a
     # thumbnail per hit. Keeping only the current one bounds memory on a
     # long-running server that sees many `index add`/`remove` generations.
     stores: dict[str, tuple[int, MediaStore]] = {}
@@ -93,7 +94,7 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
         src = engine.source(index_name)
         gen = src.manifest.generation
         if index_name not in stores or stores[index_name][0] != gen:
-            stores[index_name] = (gen, MediaStore(list(media_roots or []) + corpus_roots(src.path, src.manifest)))
+            stores[index_name] = (gen, MediaStore(list(media_roots or []) + src.index.media_roots()))
         return stores[index_name][1]
 
     def shown(hit: Hit) -> HitOut:
@@ -118,8 +119,7 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
         try:
             query = req.to_query()
             vector, exclude = batcher.encode(query)
-            hits = engine.search_vector(vector, k=req.k, target=req.target, where=req.where,
-                                        dedup=req.dedup, rescore=req.rescore, exclude=exclude)
+            hits = engine.search_vector(vector, req.to_options(), exclude=exclude)
         except XmodalError:
             metrics.observe_query("bad_request", time.perf_counter() - start)
             raise
@@ -168,8 +168,8 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
              responses={503: {"model": Health, "description": "An index cannot be read"},
                         **error_responses()})
     def health() -> Any:
-        spec = getattr(engine.encoder, "spec", None)
-        aligned = getattr(engine.encoder, "aligned", None)
+        enc = engine.encoder
+        spec, aligned = (enc.spec, enc.aligned) if enc is not None else (None, None)
         try:
             engine.refresh()
         except XmodalError as exc:
@@ -206,7 +206,7 @@ def _declare_api_key(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _lookup(engine: Engine, item_id: str, index: str | None) -> tuple[Hit, Any]:
+def _lookup(engine: Engine, item_id: str, index: str | None) -> tuple[Hit, IndexSource]:
     try:
         return engine.item(item_id, index)
     except BadInput as exc:

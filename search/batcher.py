@@ -12,13 +12,10 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any
 
-import numpy as np
-
+from .engine import Encoded, Engine
 from .query import Query
 
-Encoded = tuple[np.ndarray, set[tuple[int, int]]]
 _STOP = object()
 
 
@@ -26,7 +23,7 @@ class EncodeBatcher:
     """Thread-safe front of `engine.encode_batch` for text/image/audio
     queries; embeddings and ids are looked up directly (no model work)."""
 
-    def __init__(self, engine: Any, max_batch: int = 32):
+    def __init__(self, engine: Engine, max_batch: int = 32):
         self.engine = engine
         self.max_batch = max_batch
         self.batches = 0  # how many encoder calls were made (for tests/metrics)

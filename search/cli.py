@@ -88,7 +88,8 @@ def search(index, query_text, image, audio, embedding, item_id, k, target, where
 
     Prints a table on a terminal and JSON Lines when piped (or with --json).
     Exit status: 0 hits found, 1 no results, 2 user error."""
-    from .engine import Engine, check_k
+    from .engine import Engine
+    from .options import check_k
 
     _one_thread_unless_asked()
     try:

@@ -7,7 +7,7 @@ import os
 from functools import lru_cache
 from typing import Sequence
 
-from .media import TAR_SEP
+from xmodal.indexer import MEMBER_SEP
 
 
 def _inside(path: str, root: str) -> bool:
@@ -26,7 +26,7 @@ def relative_uri(uri: str | None, roots: Sequence[str]) -> str | None:
     built before roots were recorded): the file name only."""
     if not uri:
         return uri
-    file_part, sep, member = uri.partition(TAR_SEP)
+    file_part, sep, member = uri.partition(MEMBER_SEP)
     real = _real(file_part)
     bases = [r if os.path.isdir(r) else os.path.dirname(r) for r in roots]
     inside = [b for b in bases if _inside(real, b)]

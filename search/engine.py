@@ -3,29 +3,39 @@ return `Hit`s.
 
 Python use::
 
-    from xmodal.search import Engine, Query
+    from xmodal.search import Engine, Query, SearchOptions
     engine = Engine.open("my.xmodal")
     hits = engine.search(Query(text="a dog on the beach"), k=10, target="image")
+    hits = engine.search_batch([Query(text="a dog")], SearchOptions(k=5, dedup=0.95))[0]
+
+The engine merges several indexes, leaves the query's own item out and
+gives dedup its headroom; how one index is searched (exact below a filter
+size, widened under a filter, complete, re-scored) is the reader's
+decision (`SearchIndex.search`).
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
-from xmodal.alignment.core.items import Hit, hit_from_row
+from xmodal.alignment.core.items import Hit, Row, hit_from_row
+from xmodal.alignment.core.protocols import Embedder, SearchIndex, Where
 
-from .dedup import check_threshold, keep_mask
-from .filters import check_where
-from .query import Query, as_query_vector, check_target
+from .dedup import keep_mask
+from .options import SearchOptions
+from .query import Query, as_query_vector
 from .sources import IndexSource, Opener, check_same_encoder, default_opener, source_names
 
-MAX_K = 1000
-_EXACT_CHUNK = 65536
+if TYPE_CHECKING:
+    from xmodal.alignment.backends.options import RunOptions
+
+Encoded = tuple[np.ndarray, set[tuple[int, int]]]  # (1, dim) vector, (source, label)s to leave out
+Stages = dict[str, float]
 
 
 @dataclass
@@ -35,31 +45,12 @@ class _Cand:
     source: int
     label: int
     score: float
-    # the stored vector, when rescoring already fetched it (dedup reuses it)
-    vec: np.ndarray | None = None
-
-
-def to_similarity(scores: np.ndarray, metric: str | None) -> np.ndarray:
-    """FAISS scores -> cosine similarity. Vectors are L2-normalised, so a
-    squared L2 distance d maps to 1 - d/2; inner products already are."""
-    if str(metric or "ip").lower() in ("l2", "euclidean"):
-        return 1.0 - scores / 2.0
-    return scores
-
-
-def check_k(k: Any) -> int:
-    """k must be an int in [1, MAX_K]."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise BadInput("k", f"{k!r} is not an integer")
-    if not 1 <= int(k) <= MAX_K:
-        raise BadInput("k", f"{k} is outside 1..{MAX_K}")
-    return int(k)
 
 
 class Engine:
     """Searches one or more indexes built by the same encoder."""
 
-    def __init__(self, sources: list[IndexSource], encoder: Any = None):
+    def __init__(self, sources: list[IndexSource], encoder: Embedder | None = None):
         if not sources:
             raise XmodalError("no index to search: give at least one index directory")
         check_same_encoder(sources)
@@ -68,11 +59,11 @@ class Engine:
         for src in sources:
             if encoder is not None:
                 src.index.check_encoder(encoder)
-                src.set_reopen_check(lambda ix: ix.check_encoder(self.encoder))
+                src.set_reopen_check(encoder_check(encoder))
 
     @classmethod
-    def open(cls, paths: str | Sequence[str], encoder: Any = None,
-             opener: Opener = default_opener, run: Any = None) -> "Engine":
+    def open(cls, paths: str | Sequence[str], encoder: Embedder | None = None,
+             opener: Opener = default_opener, run: RunOptions | None = None) -> "Engine":
         """Open index directories via their manifests and load the encoder
         they name once (or use `encoder`, which must match them). `run`
         (`RunOptions`) picks its backend/device: any backend queries any
@@ -103,15 +94,15 @@ class Engine:
         raise BadInput(f"index {name!r}", "is not served here", f"known: {', '.join(s.name for s in self.sources)}")
 
     # ---- encoding -------------------------------------------------------
-    def encode(self, query: Query) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    def encode(self, query: Query) -> Encoded:
         """Query -> (1, dim) vector, plus (source, label) pairs to leave out
         of the results (the item itself for a more-like-this query)."""
         return self.encode_batch([query])[0]
 
-    def encode_batch(self, queries: Sequence[Query]) -> list[tuple[np.ndarray, set[tuple[int, int]]]]:
+    def encode_batch(self, queries: Sequence[Query]) -> list[Encoded]:
         """`encode` for many queries; media/text queries of one modality go
         through the encoder as one batch."""
-        out: list[Any] = [None] * len(queries)
+        out: list[Encoded | None] = [None] * len(queries)
         groups: dict[str, list[int]] = {}
         for i, query in enumerate(queries):
             if not isinstance(query, Query):
@@ -122,7 +113,14 @@ class Engine:
                 out[i] = self._vector_of(str(query.id))
             else:
                 groups.setdefault(query.kind, []).append(i)
-        if groups and self.encoder is None:
+        if groups:
+            self._embed_groups(queries, groups, out)
+        return out  # type: ignore[return-value]  # every position was filled or raised
+
+    def _embed_groups(self, queries: Sequence[Query], groups: dict[str, list[int]],
+                      out: list[Encoded | None]) -> None:
+        """Encode the text/media queries, one encoder batch per modality."""
+        if self.encoder is None:
             raise XmodalError("this engine has no encoder: query by embedding or id")
         for kind, positions in groups.items():
             items = [getattr(queries[i], kind) for i in positions]
@@ -133,9 +131,8 @@ class Engine:
             vectors = np.asarray(res.vectors, np.float32)
             for pos, vec in zip(res.ok, vectors):
                 out[positions[pos]] = (vec.reshape(1, -1), set())
-        return out
 
-    def _vector_of(self, item_id: str) -> tuple[np.ndarray, set[tuple[int, int]]]:
+    def _vector_of(self, item_id: str) -> Encoded:
         for si, src in enumerate(self.sources):
             label = src.index.label_of(item_id)
             if label is not None:
@@ -144,70 +141,58 @@ class Engine:
         raise BadInput(f"id {item_id!r}", "is not in the index", "use an id from a search result")
 
     # ---- searching ------------------------------------------------------
-    def search(self, query: Query, k: int = 10, target: str | None = None,
-               where: dict[str, Any] | None = None, dedup: float | None = None,
-               rescore: bool = False, stages: dict[str, float] | None = None) -> list[Hit]:
-        """Top-k hits for one query, best first.
+    def search(self, query: Query, k: int = 10, target: str | None = None, where: Where | None = None,
+               dedup: float | None = None, rescore: bool = False,
+               stages: Stages | None = None) -> list[Hit]:
+        """Top-k hits for one query, best first (the options are those of
+        `SearchOptions`). `stages` (optional) accumulates seconds spent in
+        encode / search / metadata."""
+        options = SearchOptions(k=k, target=target, where=where, dedup=dedup, rescore=rescore)
+        return self.search_batch([query], options, stages)[0]
 
-        `target` restricts the result modality (image|audio|text; captions
-        count as text), `where` keeps rows whose metadata fields equal the
-        given values, `dedup` collapses results at least that cosine-similar
-        to a better one, `rescore` re-ranks ANN candidates by exact inner
-        product with the stored vectors. `stages` (optional) accumulates
-        seconds spent in encode / search / metadata."""
-        return self.search_batch([query], k, target, where, dedup, rescore, stages)[0]
-
-    def search_batch(self, queries: Sequence[Query], k: int = 10, target: str | None = None,
-                     where: dict[str, Any] | None = None, dedup: float | None = None,
-                     rescore: bool = False, stages: dict[str, float] | None = None) -> list[list[Hit]]:
-        """`search` for several queries with the same options."""
-        k, target = check_k(k), check_target(target)
-        where, dedup = check_where(where), check_threshold(dedup)
+    def search_batch(self, queries: Sequence[Query], options: SearchOptions = SearchOptions(),
+                     stages: Stages | None = None) -> list[list[Hit]]:
+        """`search` for several queries with the same options; their
+        texts/media are encoded in one batch per modality."""
         stages = stages if stages is not None else {}
         self.refresh()
         with _timed(stages, "encode"):
             encoded = self.encode_batch(queries)
-        return [self._search_vector(vec, excl, k, target, where, dedup, rescore, stages)
-                for vec, excl in encoded]
+        return [self._search_vector(vec, excl, options, stages) for vec, excl in encoded]
 
-    def search_vector(self, vector: np.ndarray, k: int = 10, target: str | None = None,
-                      where: dict[str, Any] | None = None, dedup: float | None = None,
-                      rescore: bool = False, exclude: set[tuple[int, int]] | None = None,
-                      stages: dict[str, float] | None = None) -> list[Hit]:
+    def search_vector(self, vector: np.ndarray, options: SearchOptions = SearchOptions(),
+                      exclude: set[tuple[int, int]] | None = None,
+                      stages: Stages | None = None) -> list[Hit]:
         """`search` with a query already encoded by `encode` / `encode_batch`
         (the server encodes concurrent queries as one batch, then searches
         each); `exclude` is the set `encode` returned with the vector."""
-        k, target = check_k(k), check_target(target)
-        where, dedup = check_where(where), check_threshold(dedup)
         vec = np.asarray(vector, np.float32).reshape(1, -1)
         if vec.shape[1] != self.dim:
             raise BadInput("query vector", f"has dim {vec.shape[1]}, the index has dim {self.dim}")
         self.refresh()
-        return self._search_vector(vec, set(exclude or ()), k, target, where, dedup, rescore,
-                                   stages if stages is not None else {})
+        return self._search_vector(vec, set(exclude or ()), options, stages if stages is not None else {})
 
-    def _search_vector(self, q: np.ndarray, exclude: set[tuple[int, int]], k: int,
-                       target: str | None, where: dict | None, dedup: float | None,
-                       rescore: bool, stages: dict[str, float]) -> list[Hit]:
+    def _search_vector(self, q: np.ndarray, exclude: set[tuple[int, int]], opts: SearchOptions,
+                       stages: Stages) -> list[Hit]:
         with _timed(stages, "search"):
-            allowed = [src.allowed(target, where) for src in self.sources]
+            allowed = [src.allowed(opts) for src in self.sources]
             avail = [len(a) if a is not None else src.total() for a, src in zip(allowed, self.sources)]
-        want = k + len(exclude)
+        want = opts.k + len(exclude)
         # Dedup and rescoring need headroom; widen until k survive or the
         # filtered set is exhausted, so results are never silently short.
-        fetch = want * (4 if (dedup or rescore) else 1)
+        fetch = want * (4 if (opts.dedup or opts.rescore) else 1)
         while True:
             with _timed(stages, "search"):
-                cands = self._candidates(q, fetch, allowed, avail, rescore)
+                cands = self._candidates(q, fetch, allowed, avail, opts.rescore)
                 cands = [c for c in cands if (c.source, c.label) not in exclude]
             with _timed(stages, "metadata"):
-                hits, vecs = self._join(cands, need_vectors=dedup is not None)
-            if dedup is not None and hits:
-                mask = keep_mask(vecs, dedup)
+                hits, vecs = self._join(cands, need_vectors=opts.dedup is not None)
+            if opts.dedup is not None and hits:
+                mask = keep_mask(vecs, opts.dedup)
                 hits = [h for h, keep in zip(hits, mask) if keep]
             exhausted = all(fetch >= n for n in avail)
-            if len(hits) >= k or exhausted:
-                return hits[:k]
+            if len(hits) >= opts.k or exhausted:
+                return hits[: opts.k]
             fetch = min(fetch * 4, max(avail))
 
     def _candidates(self, q: np.ndarray, fetch: int, allowed: list[np.ndarray | None],
@@ -216,67 +201,28 @@ class Engine:
         for si, src in enumerate(self.sources):
             if avail[si] == 0:
                 continue
-            n = min(fetch, avail[si])
-            scores, labels = src.index.search(q, n, labels=allowed[si])
-            scores = to_similarity(np.asarray(scores[0], np.float32), src.manifest.metric)
-            labels = np.asarray(labels[0], np.int64)
-            ok = labels >= 0
-            scores, labels = scores[ok], labels[ok]
-            vecs = None
-            if len(labels) < n:
-                # ANN under a selective filter (HNSW, IVF with few probes) can
-                # come back short although n matching rows exist: fall back
-                # to exact search over the allowed set.
-                scores, labels = self._exact(src, q, n, allowed[si])
-            elif rescore and len(labels):
-                vecs = np.asarray(src.index.vectors(labels), np.float32)
-                scores = vecs @ q[0]
-            cands.extend(_Cand(si, int(l), float(s), None if vecs is None else vecs[i])
-                         for i, (s, l) in enumerate(zip(scores, labels)))
+            scores, labels = src.index.search(q, min(fetch, avail[si]), labels=allowed[si], rescore=rescore)
+            ok = labels[0] >= 0
+            cands.extend(_Cand(si, int(l), float(s)) for s, l in zip(scores[0][ok], labels[0][ok]))
         cands.sort(key=lambda c: (-c.score, c.source, c.label))
         return cands
 
-    def _exact(self, src: IndexSource, q: np.ndarray, n: int,
-               allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        labels_all = allowed if allowed is not None else np.asarray(src.index.labels_where(), np.int64)
-        best_s, best_l = np.zeros(0, np.float32), np.zeros(0, np.int64)
-        for start in range(0, len(labels_all), _EXACT_CHUNK):
-            chunk = labels_all[start:start + _EXACT_CHUNK]
-            s = np.asarray(src.index.vectors(chunk), np.float32) @ q[0]
-            best_s, best_l = np.concatenate([best_s, s]), np.concatenate([best_l, chunk])
-            if len(best_s) > n:
-                top = np.argpartition(-best_s, n - 1)[:n]
-                best_s, best_l = best_s[top], best_l[top]
-        order = np.lexsort((best_l, -best_s))
-        return best_s[order], best_l[order]
-
     def _join(self, cands: list[_Cand], need_vectors: bool) -> tuple[list[Hit], np.ndarray]:
-        """Metadata (and optionally stored vectors) for candidates, in
-        order; rows deleted since the search are dropped."""
-        rows: dict[tuple[int, int], Any] = {}
+        """Metadata (and optionally stored vectors) for candidates, in order."""
+        rows: dict[tuple[int, int], Row] = {}
         vectors: dict[tuple[int, int], np.ndarray] = {}
         for si, src in enumerate(self.sources):
             labels = np.array([c.label for c in cands if c.source == si], np.int64)
             if not len(labels):
                 continue
             for row in src.index.rows(labels):
-                if row is not None:
-                    rows[(si, int(row.label))] = row
+                rows[(si, int(row.label))] = row
             if need_vectors:
-                missing = np.array([c.label for c in cands if c.source == si and c.vec is None], np.int64)
-                found = np.asarray(src.index.vectors(missing), np.float32) if len(missing) else []
-                for label, vec in zip(missing, found):
+                for label, vec in zip(labels, np.asarray(src.index.vectors(labels), np.float32)):
                     vectors[(si, int(label))] = vec
-        hits, vecs = [], []
-        for c in cands:
-            row = rows.get((c.source, c.label))
-            if row is None:
-                continue
-            hits.append(hit_from_row(row, c.score, self.sources[c.source].name))
-            if need_vectors:
-                vecs.append(c.vec if c.vec is not None else vectors[(c.source, c.label)])
-        dim = self.dim
-        return hits, (np.stack(vecs) if vecs else np.zeros((0, dim), np.float32))
+        hits = [hit_from_row(rows[(c.source, c.label)], c.score, self.sources[c.source].name) for c in cands]
+        vecs = [vectors[(c.source, c.label)] for c in cands] if need_vectors else []
+        return hits, (np.stack(vecs) if vecs else np.zeros((0, self.dim), np.float32))
 
     # ---- lookups --------------------------------------------------------
     def item(self, item_id: str, index: str | None = None) -> tuple[Hit, IndexSource]:
@@ -288,14 +234,18 @@ class Engine:
             label = src.index.label_of(item_id)
             if label is None:
                 continue
-            rows = [r for r in src.index.rows(np.array([label], np.int64)) if r is not None]
-            if rows:
-                return hit_from_row(rows[0], 1.0, src.name), src
+            row = src.index.rows(np.array([label], np.int64))[0]
+            return hit_from_row(row, 1.0, src.name), src
         raise BadInput(f"id {item_id!r}", "is not in the index")
 
 
+def encoder_check(encoder: Embedder) -> Callable[[SearchIndex], None]:
+    """The check a reopened index must pass: built by `encoder`."""
+    return lambda index: index.check_encoder(encoder)
+
+
 @contextmanager
-def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
+def _timed(stages: Stages, stage: str) -> Iterator[None]:
     start = time.perf_counter()
     try:
         yield
@@ -303,6 +253,6 @@ def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
         stages[stage] = stages.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _run_names(run: Any) -> tuple[Any, Any, Any]:
+def _run_names(run: RunOptions | None) -> tuple[str | None, str | None, str | None]:
     """(backend, device, precision) of a RunOptions, or defaults."""
     return (None, None, None) if run is None else (run.backend, run.device, run.precision)

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from xmodal.alignment.core.errors import BadInput
+from xmodal.alignment.core.protocols import SearchIndex, Where
 
 _SCALARS = (str, int, float, bool)
 MAX_WHERE_KEYS = 32
@@ -60,10 +61,8 @@ def check_where(where: Any) -> dict[str, Any] | None:
     return where or None
 
 
-def allowed_labels(index: Any, target: str | None, where: dict[str, Any] | None) -> np.ndarray | None:
-    """Labels of `index` a search may return, or None for "all of them".
-
-    `index` is an opened index (the indexer's read API)."""
+def allowed_labels(index: SearchIndex, target: str | None, where: Where | None) -> np.ndarray | None:
+    """Labels of `index` a search may return, or None for "all of them"."""
     if target is None and not where:
         return None
     if target in ("image", "audio"):

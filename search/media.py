@@ -1,12 +1,11 @@
-"""Serving indexed media safely: only files inside the corpus roots an
-index was built from (or roots given explicitly), never anything a stored
-uri could point at by `..`, an absolute path elsewhere, or a symlink that
-escapes. Tar members (`shard.tar::member`) are read from the tar itself.
+"""Serving indexed media safely: only files inside the media roots an
+index reports (`SearchIndex.media_roots()`) or roots given explicitly,
+never anything a stored uri could point at by `..`, an absolute path
+elsewhere, or a symlink that escapes. Tar members (`shard.tar::member`) are read from the tar itself.
 Image thumbnails are made with PIL."""
 from __future__ import annotations
 
 import io
-import json
 import mimetypes
 import os
 import tarfile
@@ -14,12 +13,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from xmodal.alignment.core.errors import BadInput
-from xmodal.indexer.manifest import REPORT_NAME
+from xmodal.indexer import MEMBER_SEP
 
-TAR_SEP = "::"
 THUMB_SIZE = 256
 MAX_MEMBER_BYTES = 256 << 20
 MAX_THUMB_PIXELS = 64_000_000
@@ -47,35 +44,6 @@ class MediaFile:
             return self.data
         with open(self.path, "rb") as fh:  # type: ignore[arg-type]
             return fh.read()
-
-
-def corpus_roots(index_dir: str, manifest: Any) -> list[str]:
-    """Corpus roots an index was built from: `manifest.stats['corpus_roots']`
-    when the indexer records them, else the `corpus` list of the index's
-    build-report.json. A root that is a file (a tar shard, a manifest
-    CSV/JSONL) contributes its own path and its folder."""
-    stats = getattr(manifest, "stats", None) or {}
-    found = _strings(stats.get("corpus_roots"))
-    if not found:
-        try:
-            report = json.loads((Path(index_dir) / REPORT_NAME).read_text())
-            found = _strings(report.get("corpus")) if isinstance(report, dict) else []
-        except (OSError, ValueError):
-            found = []
-    roots: list[str] = []
-    for root in found:
-        roots.append(root)
-        if os.path.isfile(root) and not root.lower().endswith(".tar"):
-            roots.append(os.path.dirname(os.path.abspath(root)))  # a manifest names files beside it
-    return roots
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, str)]
-    return []
 
 
 def _inside(path: str, root: str) -> bool:
@@ -122,7 +90,7 @@ class MediaStore:
         what = f"media of {item_id!r}"
         if not uri:
             raise MediaNotFound(what, "this item has no media file (it is a text)")
-        tar_part, sep, member = uri.partition(TAR_SEP)
+        tar_part, sep, member = uri.partition(MEMBER_SEP)
         if not sep:
             path = self.resolve_path(uri, what)
             return MediaFile(os.path.basename(path), _type_of(path), path=path)

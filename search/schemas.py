@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from xmodal.alignment.core.errors import BadInput
 
-from .engine import MAX_K
+from .options import MAX_K, SearchOptions
 from .query import Query
 
 MAX_UPLOAD_BYTES = 8 << 20  # per decoded image/audio upload
@@ -52,6 +52,11 @@ class SearchRequest(BaseModel):
             embedding=self.embedding,
             id=self.id,
         )
+
+    def to_options(self) -> SearchOptions:
+        """The engine's SearchOptions (BadInput on values the engine refuses)."""
+        return SearchOptions(k=self.k, target=self.target, where=self.where, dedup=self.dedup,
+                             rescore=self.rescore)
 
 
 def _decode(value: str | None, field: str) -> bytes | None:

@@ -9,14 +9,16 @@ from typing import Any, Callable
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.protocols import IndexIdentity, SearchIndex
 
 from .filters import allowed_labels
+from .options import SearchOptions
 
-Opener = Callable[[str], Any]
+Opener = Callable[[str], SearchIndex]
 _CACHE_SIZE = 64
 
 
-def default_opener(path: str) -> Any:
+def default_opener(path: str) -> SearchIndex:
     """The indexer's read API (imported late so `search` loads without it)."""
     from xmodal.indexer import open_index
 
@@ -48,16 +50,16 @@ class IndexSource:
         self.name = name
         self._opener = opener
         self._lock = threading.Lock()
-        self._on_reopen: Callable[[Any], None] | None = None
-        self.index = opener(self.path)
+        self._on_reopen: Callable[[SearchIndex], None] | None = None
+        self.index: SearchIndex = opener(self.path)
         self._allowed: dict[tuple, np.ndarray | None] = {}
         self._total: int | None = None
 
     @property
-    def manifest(self) -> Any:
+    def manifest(self) -> IndexIdentity:
         return self.index.manifest
 
-    def set_reopen_check(self, check: Callable[[Any], None]) -> None:
+    def set_reopen_check(self, check: Callable[[SearchIndex], None]) -> None:
         """`check(new_index)` runs before a reopened index is swapped in
         (the engine uses it to refuse an index built by other weights)."""
         self._on_reopen = check
@@ -77,14 +79,13 @@ class IndexSource:
             self._total = None
         return True
 
-    def allowed(self, target: str | None, where: dict | None) -> np.ndarray | None:
+    def allowed(self, options: SearchOptions) -> np.ndarray | None:
         """Cached `filters.allowed_labels` for this generation."""
-        items = sorted((where or {}).items(), key=lambda kv: kv[0])
-        key = (target, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
+        key = options.filter_key()
         if key not in self._allowed:
             if len(self._allowed) >= _CACHE_SIZE:
                 self._allowed.pop(next(iter(self._allowed)))
-            self._allowed[key] = allowed_labels(self.index, target, where)
+            self._allowed[key] = allowed_labels(self.index, options.target, options.where)
         return self._allowed[key]
 
     def total(self) -> int:
@@ -99,12 +100,12 @@ class IndexSource:
         return {
             "name": self.name,
             "path": self.path,
-            "generation": getattr(m, "generation", None),
-            "encoder_spec": getattr(m, "encoder_spec", None),
-            "dim": getattr(m, "dim", None),
-            "metric": getattr(m, "metric", None),
-            "factory": getattr(m, "factory", None),
-            "counts": getattr(m, "counts", None),
+            "generation": m.generation,
+            "encoder_spec": m.encoder_spec,
+            "dim": m.dim,
+            "metric": m.metric,
+            "factory": m.factory,
+            "counts": m.counts,
         }
 
 

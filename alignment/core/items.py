@@ -18,7 +18,7 @@ read and written by the types' own methods.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, NamedTuple, Sequence
 
 ITEM, CAPTION = "item", "caption"
@@ -55,8 +55,8 @@ class ShardRow:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The shard descriptor's form of this row."""
-        return dict(self.__dict__)
+        """The shard descriptor's form of this row (its ShardRow fields only)."""
+        return {f.name: getattr(self, f.name) for f in fields(ShardRow)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ShardRow":
@@ -64,17 +64,10 @@ class ShardRow:
 
 
 @dataclass
-class Row:
+class Row(ShardRow):
     """One indexed vector, by its FAISS label: an item, or a caption of an item."""
 
-    label: int
-    id: str
-    modality: str
-    kind: str = ITEM
-    parent_id: str | None = None
-    uri: str | None = None
-    text: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    label: int = field(kw_only=True)
 
 
 @dataclass
@@ -134,8 +127,7 @@ def item_rows(record: Record, captions: Sequence[int]) -> list[ShardRow]:
 
 def new_row(row: ShardRow, label: int, shard: str, shard_row: int) -> NewRow:
     """A shard row placed in an index: its label and its vector's location."""
-    return NewRow(label, row.id, row.modality, row.kind, row.parent_id, row.uri, row.text,
-                  row.metadata, shard=shard, shard_row=shard_row)
+    return NewRow(**row.to_json(), label=label, shard=shard, shard_row=shard_row)
 
 
 def hit_from_row(row: Row, score: float, index_name: str) -> Hit:

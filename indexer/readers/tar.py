@@ -19,7 +19,7 @@ from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json
 from .confine import MAX_MEDIA_BYTES, Confinement, member_problem, safe_text
 from .sniff import sniff_bytes, sniff_head
 
-SEP = "::"
+SEP = "::"  # tar path + SEP + member name: the uri of a tar member (public as indexer.MEMBER_SEP)
 CAPTION_EXT = {"txt", "caption", "text"}
 
 

@@ -30,7 +30,7 @@ def test_manifest_roundtrip_and_version_guard(tmp_path):
 
 
 def _row(label, id_, meta, kind="item", parent=None):
-    return NewRow(label, id_, "image", kind, parent, f"/x/{id_}", None, meta, shard="s", shard_row=label)
+    return NewRow(id_, "image", kind, parent, f"/x/{id_}", None, meta, label=label, shard="s", shard_row=label)
 
 
 def test_metadata_filters_and_generation_snapshots(tmp_path):

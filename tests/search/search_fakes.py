@@ -1,17 +1,23 @@
-"""In-memory stand-ins for the indexer's read API and an encoder, used to
-test the engine's own logic (filters, dedup, merging, reopen) against
-brute force without building FAISS indexes."""
+"""In-memory stand-ins for the indexer's reader (`SearchIndex`) and an
+encoder stack (`Embedder`), used to test the engine's own logic (filters,
+dedup, merging, reopen) against brute force without building FAISS
+indexes. `test_contracts.py` holds them to the same behaviour as the real
+classes."""
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 
 from xmodal.alignment.core.contracts import EncodeResult, ItemError, l2_normalise
-from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.core.items import Row
+from xmodal.alignment.core.protocols import Embedder, Where
+
+_FIELD = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 
 
 @dataclass
@@ -23,41 +29,48 @@ class FakeManifest:
     factory: str = "Flat"
     generation: int = 1
     counts: dict = field(default_factory=dict)
+    search_params: dict = field(default_factory=dict)
 
 
 class FakeIndex:
-    """Exact inner-product search over `vectors`; `short` caps how many
-    results a *filtered* search returns, imitating HNSW under a selective
-    filter."""
+    """Exact inner-product search over `vectors` (rows: `Row`s)."""
 
     def __init__(self, rows: list[Row], vectors: np.ndarray, manifest: FakeManifest | None = None,
-                 short: int | None = None):
+                 media_roots: Sequence[str] = ()):
         self.rows_ = {r.label: r for r in rows}
         self.vecs = {r.label: l2_normalise(v[None])[0] for r, v in zip(rows, vectors)}
         self.manifest = manifest or FakeManifest(dim=vectors.shape[1])
-        self.short = short
+        self.generation = self.manifest.generation
+        self.roots = list(media_roots)
         self.stale = False
         self.search_calls = 0
 
-    def search(self, q, k, labels=None):
+
+    def search(self, q, k, labels=None, rescore=False):
         self.search_calls += 1
+        q = np.asarray(q, np.float32)
+        q = q[None, :] if q.ndim == 1 else q
+        if q.ndim != 2 or q.shape[1] != self.manifest.dim:
+            raise XmodalError(f"query vectors have shape {q.shape}; this index needs (n, {self.manifest.dim})")
         pool = list(self.rows_) if labels is None else [int(l) for l in labels if int(l) in self.rows_]
-        scores = np.array([float(self.vecs[l] @ q[0]) for l in pool], np.float32)
-        order = np.argsort(-scores, kind="stable")[:k]
-        if labels is not None and self.short is not None:
-            order = order[: self.short]
-        out_s = np.full((1, k), -np.inf, np.float32)
-        out_l = np.full((1, k), -1, np.int64)
-        out_s[0, : len(order)] = scores[order]
-        out_l[0, : len(order)] = np.array(pool, np.int64)[order]
+        out_s = np.full((len(q), k), -np.inf, np.float32)
+        out_l = np.full((len(q), k), -1, np.int64)
+        for i, row in enumerate(q):
+            scores = np.array([float(self.vecs[l] @ row) for l in pool], np.float32)
+            order = sorted(range(len(pool)), key=lambda j: (-scores[j], pool[j]))[:k]
+            out_s[i, : len(order)] = scores[order]
+            out_l[i, : len(order)] = np.array(pool, np.int64)[order]
         return out_s, out_l
 
     def rows(self, labels):
-        return [self.rows_.get(int(l)) for l in labels if int(l) in self.rows_]
+        missing = [int(l) for l in labels if int(l) not in self.rows_]
+        if missing:
+            raise XmodalError(f"fake index: unknown label(s) {missing[:5]}")
+        return [self.rows_[int(l)] for l in labels]
 
-    def labels_where(self, modality=None, kind=None, where=None):
+    def labels_where(self, modality=None, kind=None, where: Where | None = None):
         for key in where or {}:
-            if not re.match(r"^[A-Za-z0-9_\-. ]+$", key):
+            if not isinstance(key, str) or not _FIELD.match(key):
                 raise XmodalError(f"filter field {key!r}: use letters, digits, '_', '-', '.' only")
         out = []
         for r in self.rows_.values():
@@ -65,7 +78,7 @@ class FakeIndex:
                 continue
             if kind and r.kind != kind:
                 continue
-            if where and not all(_match(r.metadata.get(k), v) for k, v in where.items()):
+            if where and not all(_match(_field(r.metadata, k), v) for k, v in where.items()):
                 continue
             out.append(r.label)
         return np.array(sorted(out), np.int64)
@@ -74,19 +87,41 @@ class FakeIndex:
         return next((r.label for r in self.rows_.values() if r.id == id), None)
 
     def vectors(self, labels):
+        missing = [int(l) for l in labels if int(l) not in self.vecs]
+        if missing:
+            raise XmodalError(f"fake index: no stored vector for label(s) {missing[:5]}")
+        if not len(labels):
+            return np.zeros((0, self.manifest.dim), np.float32)
         return np.stack([self.vecs[int(l)] for l in labels]).astype(np.float32)
+
+    def media_roots(self) -> list[str]:
+        return list(self.roots)
 
     def is_stale(self):
         return self.stale
 
-    def check_encoder(self, stack):
-        if stack.fingerprint != self.manifest.encoder_fingerprint:
-            raise XmodalError(f"index built by {self.manifest.encoder_spec}, not {stack.spec}")
+    def check_encoder(self, stack: Embedder) -> None:
+        m = self.manifest
+        if stack.fingerprint != m.encoder_fingerprint or stack.spec != m.encoder_spec:
+            raise XmodalError(f"index built by {m.encoder_spec} (fingerprint {m.encoder_fingerprint}), "
+                              f"not {stack.spec} (fingerprint {stack.fingerprint})")
+        if stack.dim != m.dim:
+            raise XmodalError(f"index has dim {m.dim} but encoder '{stack.spec}' gives {stack.dim}")
+
+    def close(self) -> None:
+        pass
+
+
+def _field(metadata: dict, key: str) -> Any:
+    """A metadata field; dotted names reach into nested objects."""
+    value: Any = metadata
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _match(have, want):
-    """Indexer semantics: equality, or membership for a list of values;
-    field names the indexer would refuse raise its XmodalError."""
+    """Indexer semantics: equality, or membership for a list of values."""
     return have in want if isinstance(want, (list, tuple)) else have == want
 
 
@@ -94,10 +129,12 @@ class FakeEncoder:
     """Text -> a deterministic unit vector from a hash of the text; a text
     of the form 'vec:0,1,0,...' encodes to exactly that vector."""
 
-    def __init__(self, dim: int = 8, fingerprint: str = "fp-1"):
+    def __init__(self, dim: int = 8, fingerprint: str = "fp-1", spec: str = "fake"):
         self.dim = dim
         self.fingerprint = fingerprint
-        self.spec = "fake"
+        self.spec = spec
+        self.aligned = True
+        self.modalities = ["text"]
         self.calls = 0
 
     def vector(self, text: str) -> np.ndarray:
@@ -108,16 +145,21 @@ class FakeEncoder:
             v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
         return l2_normalise(v[None])[0]
 
-    def embed(self, modality, items, batch_size=32, workers=1, names=None):
+    def embed(self, modality, items, batch_size=32, workers=1, names=None, on_batch=None):
+        if modality not in self.modalities:
+            raise BadInput(f"model {self.spec}", f"has no {modality} encoder",
+                           f"it encodes {', '.join(self.modalities)}")
         self.calls += 1
         vecs, ok, errors = [], [], []
         for i, item in enumerate(items):
-            if modality != "text" or not isinstance(item, str):
-                errors.append(ItemError(i, str(names[i] if names else i), f"fake encoder has no {modality}"))
+            if not isinstance(item, str):
+                errors.append(ItemError(i, str(names[i] if names else i), "not a text"))
                 continue
             vecs.append(self.vector(item))
             ok.append(i)
         arr = np.stack(vecs) if vecs else np.zeros((0, self.dim), np.float32)
+        if on_batch:
+            on_batch(len(items))
         return EncodeResult(arr, ok, errors)
 
 
@@ -130,13 +172,13 @@ def random_corpus(n: int = 40, dim: int = 8, seed: int = 0, prefix: str = "", ca
     for i in range(n):
         m = mods[i % 3]
         rows.append(Row(label=i, id=f"{prefix}{m}{i}", modality=m,
-                            uri=f"{m}{i}.bin" if m != "text" else None,
-                            text=f"text {i}" if m == "text" else None,
-                            metadata={"license": "cc0" if i % 2 else "by", "n": i}))
+                        uri=f"{m}{i}.bin" if m != "text" else None,
+                        text=f"text {i}" if m == "text" else None,
+                        metadata={"license": "cc0" if i % 2 else "by", "n": i}))
     for j in range(captions):
         parent = rows[3 * j]
         rows.append(Row(label=n + j, id=f"{parent.id}#c0", modality="text", kind="caption",
-                            parent_id=parent.id, text=f"caption of {parent.id}",
-                            metadata=dict(parent.metadata)))
+                        parent_id=parent.id, text=f"caption of {parent.id}",
+                        metadata=dict(parent.metadata)))
     vectors = rng.standard_normal((len(rows), dim)).astype(np.float32)
     return rows, vectors

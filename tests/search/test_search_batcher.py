@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xmodal.alignment.core.errors import BadInput
-from xmodal.search import Engine, Query
+from xmodal.search import Engine, Query, SearchOptions
 from xmodal.search.batcher import EncodeBatcher
 
 from search_fakes import FakeEncoder, FakeIndex, random_corpus
@@ -69,8 +69,8 @@ def test_a_bad_query_fails_alone(engine):
 
 def test_search_vector_equals_search(engine):
     vec, excl = engine.encode(Query(id="audio1"))
-    a = engine.search_vector(vec, k=5, target="image", exclude=excl)
+    a = engine.search_vector(vec, SearchOptions(k=5, target="image"), exclude=excl)
     b = engine.search(Query(id="audio1"), k=5, target="image")
     assert [h.id for h in a] == [h.id for h in b]
     with pytest.raises(BadInput, match="dim"):
-        engine.search_vector(np.ones(3), k=5)
+        engine.search_vector(np.ones(3), SearchOptions(k=5))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
-from xmodal.search import Engine, Query
+from xmodal.search import Engine, Query, SearchOptions
 
 from search_fakes import FakeEncoder, FakeIndex, FakeManifest, random_corpus
 
@@ -61,9 +61,9 @@ def test_image_target_never_returns_captions_text_target_does():
     assert all(h.metadata["kind"] == "item" for h in image_hits)
 
 
-def test_where_filter_and_short_ann_fallback_gives_k():
+def test_where_filter_gives_k():
     rows, vecs = random_corpus(n=60)
-    ix = FakeIndex(rows, vecs, short=2)  # filtered ANN returns only 2
+    ix = FakeIndex(rows, vecs)
     hits = make_engine(ix).search(Query(text="y"), k=8, target="image", where={"license": "cc0"})
     allowed = [r.label for r in rows if r.modality == "image" and r.kind == "item"
                and r.metadata["license"] == "cc0"]
@@ -133,14 +133,14 @@ def test_dedup_collapses_near_duplicates_and_still_returns_k():
         engine.search(Query(text="a"), dedup=1.5)
 
 
-def test_rescore_uses_stored_vectors():
+def test_rescore_asks_the_reader_for_exact_scores():
     rows, vecs = random_corpus(n=20, captions=0)
     ix = FakeIndex(rows, vecs)
     real_search = ix.search
 
-    def noisy(q, k, labels=None):  # an ANN whose scores are off
+    def noisy(q, k, labels=None, rescore=False):  # an ANN whose scores are off unless re-scored
         s, l = real_search(q, k, labels)
-        return s + 0.5 * np.random.default_rng(1).standard_normal(s.shape).astype(np.float32), l
+        return (s, l) if rescore else (s + 0.5 * np.random.default_rng(1).standard_normal(s.shape).astype(np.float32), l)
 
     ix.search = noisy
     engine = make_engine(ix)
@@ -148,9 +148,10 @@ def test_rescore_uses_stored_vectors():
     hits = engine.search(Query(text="r"), k=20, rescore=True)
     assert [h.id for h in hits] == [ix.rows_[l].id for l in brute(ix, q)]
     assert hits[0].score == pytest.approx(float(ix.vecs[brute(ix, q)[0]] @ q), abs=1e-5)
+    assert [h.id for h in engine.search(Query(text="r"), k=20)] != [h.id for h in hits]
 
 
-def test_rescore_with_dedup_reads_each_stored_vector_once():
+def test_dedup_reads_each_stored_vector_once():
     rows, vecs = random_corpus(n=30, captions=0)
     vecs[1] = vecs[0] + 0.02 * np.random.default_rng(5).standard_normal(vecs.shape[1]).astype(np.float32)
     ix = FakeIndex(rows, vecs)
@@ -165,7 +166,7 @@ def test_rescore_with_dedup_reads_each_stored_vector_once():
     hits = make_engine(ix).search(Query(text="vec:" + q), k=5, dedup=0.99, rescore=True)
     ids = [h.id for h in hits]
     assert ids[0] == "image0" and "audio1" not in ids and len(ids) == 5
-    assert len(fetched) == len(set(fetched))  # rescoring's vectors are reused by dedup
+    assert len(fetched) == len(set(fetched))  # no candidate's vector is read twice
 
 
 def test_several_indexes_merge_by_score():
@@ -185,7 +186,7 @@ def test_indexes_from_different_encoders_are_refused():
     other = FakeIndex(r, v, FakeManifest(encoder_fingerprint="fp-2", encoder_spec="other"))
     with pytest.raises(XmodalError, match="different encoders"):
         make_engine(FakeIndex(r, v), other)
-    with pytest.raises(XmodalError, match="not fake"):
+    with pytest.raises(XmodalError, match="fingerprint"):
         make_engine(other, encoder=FakeEncoder(fingerprint="fp-1"))
 
 
@@ -207,7 +208,7 @@ def test_search_batch_encodes_texts_in_one_call():
     rows, vecs = random_corpus()
     enc = FakeEncoder()
     engine = make_engine(FakeIndex(rows, vecs), encoder=enc)
-    batch = engine.search_batch([Query(text="a"), Query(text="b"), Query(id="image0")], k=3)
+    batch = engine.search_batch([Query(text="a"), Query(text="b"), Query(id="image0")], SearchOptions(k=3))
     assert enc.calls == 1 and len(batch) == 3
     assert [h.id for h in batch[1]] == [h.id for h in engine.search(Query(text="b"), k=3)]
 
