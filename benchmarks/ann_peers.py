@@ -49,9 +49,9 @@ def ours_auto(vs: VectorSet, truth: np.ndarray, memory: int, targets: Sequence[f
         res = measure(index, vs.queries, truth, single_max=single_max, base=vs.base,
                       search_fn=lambda q, p=params, ix=index: search(ix, q, K, p, None, lookup)[1])
         entry = {"factory": factory, "params": params, "family": family_of(factory),
-                 "reason": stats.get("factory_reason"), "memory_bytes": index_bytes(index),
-                 "build_s": build_s, "index_s": stats.get("index_seconds"), "tune_s": stats.get("tune_seconds"),
-                 "tuned_recall@10": stats.get("recall_at_10"), "target_met_in_tuning": stats.get("recall_target_met"),
+                 "reason": stats.factory_reason, "memory_bytes": index_bytes(index),
+                 "build_s": build_s, "index_s": stats.index_seconds, "tune_s": stats.tune_seconds,
+                 "tuned_recall@10": stats.recall_at_10, "target_met_in_tuning": stats.recall_target_met,
                  **res}
         if params.get("rerank"):
             entry["note"] = "re-ranks candidates with stored float32 vectors (not counted in MiB)"

@@ -175,12 +175,12 @@ def run_retrieval(model: str, dataset: str, out: str | Path, root: str | None = 
     skipped = [{"item": i, "reason": r, "stage": "load"} for i, r in ds.skipped]
     skipped += [{"item": i, "reason": r, "stage": "model"} for i, r in not_encodable]
     skipped += [{"item": s.get("item") or s.get("id", "?"), "reason": s.get("reason", ""),
-                 "stage": s.get("stage", "index")} for s in report.get("skipped", [])]
+                 "stage": s.get("stage", "index")} for s in report.skipped]
     return {
         "model": model, "model_aligned": bool(getattr(stack, "aligned", True)),
         "encoder_fingerprint": stack.fingerprint, "dataset": ds.summary(),
         "index": {"path": str(index_dir), "factory": ix.manifest.factory,
                   "search_params": ix.manifest.search_params, "vectors": len(rows),
-                  "build_seconds": build_s, "embed_records_per_second": report.get("records_per_second")},
+                  "build_seconds": build_s, "embed_records_per_second": report.embed.records_per_second},
         "directions": results, "skipped": skipped, "skipped_count": len(skipped),
     }

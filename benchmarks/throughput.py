@@ -107,6 +107,7 @@ def pipeline(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: 
     train + add (index stage); the search-parameter tuning the indexer runs
     afterwards is reported apart and not counted."""
     from xmodal.indexer.build import BuildConfig, build
+    from xmodal.indexer.manifest import IndexStats
 
     tmp.mkdir(parents=True, exist_ok=True)
     manifest = tmp / f"{modality}.jsonl"
@@ -115,12 +116,12 @@ def pipeline(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: 
                       batch_size=batch_size, workers=workers, tune_queries=100)
     with peak_rss() as mem:
         rep = build(cfg, stack=stack, progress=False, log=lambda s: None)
-    stats = rep.get("index_stats") or {}
-    seconds = float(rep.get("embed_seconds") or 0) + float(stats.get("index_seconds") or 0)
-    skipped = int(rep.get("skipped_count") or 0)
-    ok = int(rep.get("records") or 0) - skipped
-    return Pipeline(ok, skipped, ok / seconds if seconds > 0 else None, rep.get("embed_seconds"),
-                    stats.get("index_seconds"), stats.get("tune_seconds"), rep.get("factory"),
+    stats = rep.index_stats or IndexStats()
+    seconds = float(rep.embed.embed_seconds or 0) + float(stats.index_seconds or 0)
+    skipped = rep.skipped_count
+    ok = rep.embed.records - skipped
+    return Pipeline(ok, skipped, ok / seconds if seconds > 0 else None, rep.embed.embed_seconds,
+                    stats.index_seconds, stats.tune_seconds, rep.factory,
                     mem["peak_rss_bytes"], mem["peak_rss_bytes"] - mem["start_rss_bytes"])
 
 

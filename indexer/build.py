@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-
-from xmodal.alignment.core.atomic import atomic_write_json
 from xmodal.alignment.backends import backend_names
+from xmodal.alignment.core.atomic import atomic_write_json
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.protocols import Embedder
 
-from .embed import embed_to_shards
+from .embed import EmbedSettings, embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds
 from .indexing import Encoded, IndexOptions, index_shards
+from .manifest import REPORT_NAME
 from .progress import EmbedProgress, count_records
-from .manifest import REPORT_NAME, IndexManifest
 from .publish import Writer
 from .readers import Entry, Record, Skipped, read_corpus
 from .readers.confine import MAX_TEXT_BYTES
+from .reports import BuildReport, EmbedStats, Skip
 from .shards import read_descriptor
 
 ShardHook = Callable[[int, str, bool, int], None]
@@ -54,6 +53,9 @@ class BuildConfig:
     precision: str | None = None
     allow_roots: Sequence[str] = ()  # besides the corpus paths, where entries may resolve
     max_text_bytes: int = MAX_TEXT_BYTES  # per text file / caption
+
+    def embed_settings(self) -> EmbedSettings:
+        return EmbedSettings(self.shard_size, self.batch_size, self.workers, self.dtype)
 
 
 class SkipCollector:
@@ -84,15 +86,9 @@ def corpus_roots(paths: Iterable[str], previous: Iterable[str] = ()) -> list[str
     return out
 
 
-def skip_summary(skipped: list[dict[str, str]]) -> dict[str, int]:
-    """Counts by reason, with item-specific details stripped."""
-    return dict(Counter(s["reason"].split(" (")[0].split(":")[0] for s in skipped).most_common())
-
-
-def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Embedder, prefix: str, shard_size: int,
-                 batch_size: int, workers: int, dtype: str, progress: bool,
-                 on_shard: ShardHook | None, count: Callable[[], int] | None = None
-                 ) -> tuple[list[str], list[dict[str, str]], dict[str, Any]]:
+def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Embedder, prefix: str,
+                 settings: EmbedSettings, progress: bool, on_shard: ShardHook | None,
+                 count: Callable[[], int] | None = None) -> tuple[list[str], list[Skip], EmbedStats]:
     """Run the embedding stage with a progress bar; -> (shards, skipped, stats).
     `count()` gives the bar its total (run in a background thread)."""
     bar = EmbedProgress(progress, count)
@@ -112,8 +108,7 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Embedder, pref
             on_shard(k, name, was_reused, n)
 
     try:
-        names = embed_to_shards(reader.records(), stack, str(writer.dir), prefix, shard_size,
-                                batch_size, workers, dtype, hook, bar.batch)
+        names = embed_to_shards(reader.records(), stack, str(writer.dir), prefix, settings, hook, bar.batch)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -121,15 +116,13 @@ def embed_corpus(writer: Writer, entries: Iterable[Entry], stack: Embedder, pref
     for name in names:
         desc = read_descriptor(writer.dir, name) or {}
         skipped += [{**s, "stage": "embed"} for s in desc.get("skipped", [])]
-    stats = {"records": n_records, "shards": len(names), "shards_reused": reused,
-             "embed_seconds": round(seconds, 3),
-             "records_embedded": n_embedded,
-             "records_per_second": round(n_embedded / seconds, 2) if seconds > 0 else None}
+    stats = EmbedStats(n_records, len(names), reused, round(seconds, 3), n_embedded,
+                       round(n_embedded / seconds, 2) if seconds > 0 else None)
     return names, skipped, stats
 
 
 def build(cfg: BuildConfig, stack: Embedder | None = None, progress: bool = True,
-          on_shard: ShardHook | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+          on_shard: ShardHook | None = None, log: Callable[[str], None] | None = None) -> BuildReport:
     """Build (or resume building) an index; returns the build report."""
     from xmodal.alignment import load_encoder
 
@@ -146,31 +139,22 @@ def build(cfg: BuildConfig, stack: Embedder | None = None, progress: bool = True
         # Shard names carry the encoder: a rebuild with other weights never
         # overwrites shards that readers of the previous build still use.
         prefix = f"b-{stack.fingerprint[:10]}-"
-        entries = read_corpus(list(cfg.corpus), allow_roots=cfg.allow_roots, max_text_bytes=cfg.max_text_bytes)
-        names, skipped, estats = embed_corpus(writer, entries, stack, prefix,
-                                              cfg.shard_size, cfg.batch_size, cfg.workers, cfg.dtype,
-                                              progress, on_shard, lambda: count_records(cfg.corpus))
-        report: dict[str, Any] = {
-            "corpus": [str(c) for c in cfg.corpus], "model": stack.spec,
-            "encoder_fingerprint": stack.fingerprint, "encoder_backend": backend_names(stack, chosen_only=True),
-            "skipped": skipped,
-            "skipped_count": len(skipped), "skipped_by_reason": skip_summary(skipped), **estats,
-        }
+        names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus), allow_roots=cfg.allow_roots,
+                                                                   max_text_bytes=cfg.max_text_bytes), stack, prefix,
+                                              cfg.embed_settings(), progress, on_shard,
+                                              lambda: count_records(cfg.corpus))
+        report = BuildReport([str(c) for c in cfg.corpus], stack.spec, stack.fingerprint,
+                             backend_names(stack, chosen_only=True), skipped, estats)
         opts = IndexOptions(cfg.memory, cfg.recall, cfg.factory, cfg.thresholds, cfg.tune_queries)
         try:
-            enc = Encoded(stack.spec, stack.fingerprint, stack.dim, report["encoder_backend"])
-            manifest = index_shards(writer, names, enc, opts, cfg.dtype, log,
-                                    {"corpus_roots": corpus_roots([*cfg.corpus, *cfg.allow_roots])})
+            enc = Encoded(stack.spec, stack.fingerprint, stack.dim, report.encoder_backend)
+            m = index_shards(writer, names, enc, opts, cfg.dtype, log, corpus_roots([*cfg.corpus, *cfg.allow_roots]))
         except XmodalError as exc:
-            report["error"] = str(exc)
-            atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)
+            report.error = str(exc)
+            atomic_write_json(out / REPORT_NAME, report.to_dict(), indent=2, sort_keys=True)
             raise
-        report.update(_manifest_part(manifest, time.perf_counter() - t_start))
-        atomic_write_json(out / REPORT_NAME, report, indent=2, sort_keys=True)
+        report = replace(report, generation=m.generation, factory=m.factory, search_params=m.search_params,
+                         counts=m.counts, index_stats=m.stats,
+                         total_seconds=round(time.perf_counter() - t_start, 3))
+        atomic_write_json(out / REPORT_NAME, report.to_dict(), indent=2, sort_keys=True)
     return report
-
-
-def _manifest_part(m: IndexManifest, seconds: float) -> dict[str, Any]:
-    return {"generation": m.generation, "factory": m.factory, "search_params": m.search_params,
-            "counts": m.counts, "index_stats": {k: v for k, v in m.stats.items() if k != "tune_trials"},
-            "total_seconds": round(seconds, 3)}

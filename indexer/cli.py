@@ -94,10 +94,10 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
         report = build(cfg, progress=not quiet)
     except KeyboardInterrupt:
         _interrupted("index build", out)
-    _skips(report["skipped"], as_json)
-    summary = {k: v for k, v in report.items() if k != "skipped"}
+    _skips(report.skipped, as_json)
+    summary = {k: v for k, v in report.to_dict().items() if k != "skipped"}
     summary["out"] = out
-    st = report.get("index_stats", {})
+    st = summary.get("index_stats", {})
     for key in ("recall_at_10", "latency_ms_mean", "memory_bytes", "factory_reason", "fallback"):
         if key in st:
             summary.setdefault(key, st[key])
@@ -120,17 +120,18 @@ def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: in
             allow_roots: tuple[str, ...], max_text_bytes: int, as_json: bool | None,
             backend: str | None, device: str | None, precision: str | None) -> None:
     """Add items from PATHS to INDEX_DIR (new generation, no full rebuild)."""
+    from .embed import EmbedSettings
     from .update import add
 
     try:
-        res = add(index_dir, list(paths), upsert=upsert, batch_size=batch_size,
+        res = add(index_dir, list(paths), upsert=upsert, settings=EmbedSettings(batch_size=batch_size),
                   progress=not (as_json or not sys.stderr.isatty()),
                   run=RunOptions(backend, device, precision), allow_roots=list(allow_roots),
                   max_text_bytes=max_text_bytes)
     except KeyboardInterrupt:
         _interrupted("index add", index_dir)
-    _skips(res["skipped"], as_json)
-    _emit(res, as_json, ["generation", "added", "vectors_added", "replaced", "skipped_by_reason",
+    _skips(res.skipped, as_json)
+    _emit(res.to_dict(), as_json, ["generation", "added", "vectors_added", "replaced", "skipped_by_reason",
                          "counts", "hint"])
 
 
@@ -147,7 +148,7 @@ def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool | None) -> No
     if not wanted:
         raise XmodalError("--ids: give at least one item id")
     res = remove(index_dir, wanted)
-    _emit(res, as_json, ["generation", "removed", "vectors_removed", "not_found", "counts", "hint"])
+    _emit(res.to_dict(), as_json, ["generation", "removed", "vectors_removed", "not_found", "counts", "hint"])
 
 
 @index.command("info")
@@ -177,4 +178,4 @@ def compact_cmd(index_dir: str, rechoose: bool, memory: str | None, recall: floa
 
     res = compact(index_dir, rechoose, parse_memory(memory) if memory else None, recall,
                   log=lambda s: click.echo(s, err=True))
-    _emit(res, as_json, ["generation", "factory", "search_params", "deleted_before", "counts"])
+    _emit(res.to_dict(), as_json, ["generation", "factory", "search_params", "deleted_before", "counts"])

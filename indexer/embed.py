@@ -18,7 +18,7 @@ from xmodal.alignment.core.protocols import Embedder
 from xmodal.alignment.pipeline import chunked
 
 from .readers.tar import is_member_uri, read_members, split_member_uri
-from .shards import is_finished, records_hash, write_shard
+from .shards import Shard, is_finished, records_hash, write_shard
 
 MEDIA = ("image", "audio")
 
@@ -112,9 +112,19 @@ def embed_records(records: Sequence[Record], stack: Embedder, batch_size: int = 
     return EmbeddedBatch(out, rows, skipped)
 
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How a record stream is embedded: records per shard (the unit of
+    resume), encoder batch size, decode workers, stored vector dtype."""
+
+    shard_size: int = 1024
+    batch_size: int = 32
+    workers: int = 2
+    dtype: str = "float16"
+
+
 def embed_to_shards(records: Iterable[Record], stack: Embedder, index_dir: str, prefix: str,
-                    shard_size: int = 1024, batch_size: int = 32, workers: int = 2,
-                    dtype: str = "float16",
+                    settings: EmbedSettings = EmbedSettings(),
                     on_shard: Callable[[int, str, bool, int], None] | None = None,
                     on_batch: Callable[[int, float], None] | None = None) -> list[str]:
     """Embed a record stream into shards `<prefix><k>`; finished ones are reused.
@@ -123,15 +133,15 @@ def embed_to_shards(records: Iterable[Record], stack: Embedder, index_dir: str, 
     bars, and tests inject failures here to simulate a crash);
     `on_batch(n_records, fraction)` after each encoder batch inside one."""
     names: list[str] = []
-    for k, chunk in enumerate(chunked(records, shard_size)):
+    for k, chunk in enumerate(chunked(records, settings.shard_size)):
         name = f"{prefix}{k:05d}"
         rec_hash = records_hash([r.id for r in chunk])
         reused = is_finished(index_dir, name, rec_hash, stack.fingerprint)
         if not reused:
             step = (lambda f, n=len(chunk): on_batch(n, f)) if on_batch else None
-            batch = embed_records(chunk, stack, batch_size, workers, step)
-            write_shard(index_dir, name, batch.vectors, batch.rows, batch.skipped, rec_hash,
-                        stack.fingerprint, dtype)
+            batch = embed_records(chunk, stack, settings.batch_size, settings.workers, step)
+            write_shard(index_dir, Shard(name, batch.vectors, batch.rows, batch.skipped, rec_hash,
+                                         stack.fingerprint), settings.dtype)
         names.append(name)
         if on_shard:
             on_shard(k, name, reused, len(chunk))

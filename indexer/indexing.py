@@ -8,7 +8,7 @@ to the previous generation keeps seeing a consistent snapshot.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import faiss
@@ -20,7 +20,7 @@ from xmodal.alignment.core.items import NewRow, new_row
 from .directions import PER_DIRECTION, directions, groups_of, stratified_extra
 from .factory import (DEFAULT_MEMORY, Thresholds, add_rows, build_index, choose_factory, family_of,
                       train_sample_size)
-from .manifest import IndexManifest
+from .manifest import IndexManifest, IndexStats
 from .pins import purge_bound
 from .publish import Writer
 from .searching import supports_remove
@@ -71,7 +71,7 @@ def load_shards(index_dir, names: Sequence[str]) -> tuple[np.ndarray, list[NewRo
 
 def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
                    factory: str | None, log: Log, groups: np.ndarray | None = None
-                   ) -> tuple[faiss.Index, str, dict[str, Any], dict[str, Any]]:
+                   ) -> tuple[faiss.Index, str, dict[str, Any], IndexStats]:
     """Choose (unless given), train, add, tune -> (index, factory, search_params, stats).
 
     `groups[i]`: modality group of row i ('image', 'audio', 'text'; see
@@ -148,7 +148,7 @@ def build_and_tune(vectors: np.ndarray, labels: np.ndarray, opts: IndexOptions,
     per = ", ".join(f"{k} {v:.3f}" for k, v in result.by_direction.items()) if len(result.by_direction) > 1 else ""
     log(f"tuned {result.search_params}: recall@10 {result.recall_at_10:.3f}"
         + (f" (min of {per})" if per else "") + f", {result.latency_ms_mean:.2f} ms/query")
-    return index, factory, result.search_params, stats
+    return index, factory, result.search_params, IndexStats.from_json(stats)
 
 
 # Per distance, an IVF list scan or an HNSW hop costs ~3-4x what a batched
@@ -164,9 +164,21 @@ def _scan_is_faster(family: str, result: TuneResult) -> bool:
     return family in ("hnsw", "ivf-flat") and result.scanned > MAX_SCAN_FRACTION
 
 
-def publish_generation(writer: Writer, index: faiss.Index, factory: str, search_params: dict[str, Any],
-                       stats: dict[str, Any], enc: Encoded, generation: int,
-                       vector_dtype: str, purge: bool | None = None,
+@dataclass
+class NextGeneration:
+    """What a new generation publishes besides its FAISS index: its number,
+    the index's factory, tuned parameters and stats, and the encoder and
+    vector dtype of the stored vectors."""
+
+    number: int
+    factory: str
+    search_params: dict[str, Any]
+    stats: IndexStats
+    encoder: Encoded
+    vector_dtype: str
+
+
+def publish_generation(writer: Writer, index: faiss.Index, gen: NextGeneration, purge: bool | None = None,
                        deleted: int = 0) -> IndexManifest:
     """Write the index file, checksum, publish the manifest, tidy old state.
 
@@ -176,16 +188,16 @@ def publish_generation(writer: Writer, index: faiss.Index, factory: str, search_
     compaction): readers need those rows to filter the tombstones out.
     `deleted` counts vectors deleted since the last build/compaction."""
     meta = writer.open_meta()
+    generation, enc = gen.number, gen.encoder
     name = writer.write_index(index, generation)
-    stats = dict(stats)
-    stats["memory_bytes"] = (writer.dir / name).stat().st_size
-    if "rerank" in search_params:
-        stats["memory_note"] = "index file in RAM; re-ranking reads stored vectors (memory-mapped shards)"
+    stats = replace(gen.stats, memory_bytes=(writer.dir / name).stat().st_size)
+    if "rerank" in gen.search_params:
+        stats.memory_note = "index file in RAM; re-ranking reads stored vectors (memory-mapped shards)"
     manifest = IndexManifest(
-        encoder_spec=enc.spec, encoder_fingerprint=enc.fingerprint, dim=enc.dim, factory=factory,
-        index_file=name, generation=generation, search_params=search_params,
+        encoder_spec=enc.spec, encoder_fingerprint=enc.fingerprint, dim=enc.dim, factory=gen.factory,
+        index_file=name, generation=generation, search_params=gen.search_params,
         counts={**meta.counts(generation), "deleted": deleted}, files=writer.file_entries(name), stats=stats,
-        vector_dtype=vector_dtype, encoder_backend=dict(enc.backend))
+        vector_dtype=gen.vector_dtype, encoder_backend=dict(enc.backend))
     writer.publish(manifest)
     if purge if purge is not None else supports_remove(index):
         meta.purge_deleted(purge_bound(writer.dir, generation - 1))
@@ -208,11 +220,10 @@ def _drop_unused_shards(writer: Writer) -> None:
 
 def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts: IndexOptions,
                  vector_dtype: str = "float16", log: Log = lambda s: None,
-                 extra_stats: dict[str, Any] | None = None) -> IndexManifest:
+                 corpus_roots: list[str] | None = None) -> IndexManifest:
     """Full build: every row of `shard_names` becomes the new generation.
 
-    `extra_stats` (e.g. ``corpus_roots``, where media uris point) go into
-    the manifest's stats as given."""
+    `corpus_roots` (where media uris point) go into the manifest's stats."""
     vectors, rows = load_shards(writer.dir, shard_names)
     if not rows:
         raise XmodalError("nothing to index: every item was skipped (see build-report.json)")
@@ -227,11 +238,12 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
         r.label = int(lab)
     index, factory, params, stats = build_and_tune(vectors, labels, opts, opts.factory, log,
                                                    groups_of(rows))
-    stats.update(extra_stats or {})
+    if corpus_roots is not None:
+        stats.corpus_roots = corpus_roots
     old = meta.labels_where(None)
     meta.mark_deleted(old.tolist(), generation)  # the previous build, still visible to its readers
     meta.insert(rows, generation)
     # a fresh index never holds the old labels as tombstones, so whatever
     # no kept generation sees can go, whatever the index type
-    return publish_generation(writer, index, factory, params, stats, enc, generation, vector_dtype,
+    return publish_generation(writer, index, NextGeneration(generation, factory, params, stats, enc, vector_dtype),
                               purge=True)

@@ -33,8 +33,8 @@ def info(index_dir: str | Path, verify: bool = False) -> dict[str, Any]:
         "path": str(index_dir), "generation": m.generation, "format_version": m.format_version,
         "encoder_spec": m.encoder_spec, "encoder_fingerprint": m.encoder_fingerprint, "dim": m.dim,
         "metric": m.metric, "factory": m.factory, "search_params": m.search_params, "counts": m.counts,
-        "recall_at_10": s.get("recall_at_10"), "recall_target": s.get("recall_target"),
-        "latency_ms_mean": s.get("latency_ms_mean"), "memory_bytes": s.get("memory_bytes"),
+        "recall_at_10": s.recall_at_10, "recall_target": s.recall_target,
+        "latency_ms_mean": s.latency_ms_mean, "memory_bytes": s.memory_bytes,
         "index_file": m.index_file, "files": len(m.files),
     }
     if verify:

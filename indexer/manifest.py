@@ -25,6 +25,67 @@ REPORT_NAME = "build-report.json"
 SHARDS_DIR = "shards"
 
 
+def _unit(unit: str) -> Any:
+    """An optional stats field measured in `unit` (recorded in its metadata)."""
+    return field(default=None, metadata={"unit": unit})
+
+
+@dataclass
+class IndexStats:
+    """What was chosen, measured and recorded for one generation (the
+    manifest's `stats`). Every field may be absent (None): older indexes,
+    a given --factory, a corpus too small to hold queries out. Keys this
+    version does not know (newer writers) stay in `extra` and are written
+    back unchanged."""
+
+    # the factory choice, and the memory budget compaction re-chooses within
+    family: str | None = None
+    factory_reason: str | None = None
+    estimated_bytes: int | None = _unit("bytes")
+    fallback: str | None = None
+    memory_budget: int | None = _unit("bytes")
+    # measured at the tuned parameters (tune.TuneResult.stats())
+    recall_at_10: float | None = None
+    recall_target: float | None = None
+    recall_target_met: bool | None = None
+    recall_at_10_by_direction: dict[str, float] | None = None
+    qps: float | None = _unit("queries/s")
+    latency_ms_mean: float | None = _unit("ms")
+    exact_scan_qps: float | None = _unit("queries/s")
+    scanned_fraction: float | None = None
+    # the tuning queries (per cross-modal direction), every setting tried, times
+    tune_queries: int | None = None
+    tune_direction_queries: dict[str, int] | None = None
+    tune_held_out: bool | None = None
+    tune_trials: list[dict[str, Any]] | None = None
+    index_seconds: float | None = _unit("s")
+    tune_seconds: float | None = _unit("s")
+    # the index file
+    memory_bytes: int | None = _unit("bytes")
+    memory_note: str | None = None
+    # where media uris point; when an update / a compaction made the generation
+    corpus_roots: list[str] | None = None
+    updated: float | None = _unit("unix time")
+    compacted: float | None = _unit("unix time")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "IndexStats":
+        names = {f.name for f in fields(cls)} - {"extra"}
+        known = {k: v for k, v in data.items() if k in names and v is not None}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in known})
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        out.update({f.name: getattr(self, f.name) for f in fields(self)
+                    if f.name != "extra" and getattr(self, f.name) is not None})
+        return out
+
+    def merged(self, updates: dict[str, Any]) -> "IndexStats":
+        """These stats with `updates` (JSON keys) laid over them."""
+        return IndexStats.from_json({**self.to_json(), **updates})
+
+
 @dataclass
 class IndexManifest:
     """What an index directory holds and how to search it.
@@ -47,7 +108,7 @@ class IndexManifest:
     search_params: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=dict)
+    stats: IndexStats = field(default_factory=IndexStats)
     vector_dtype: str = "float16"
     created: float = field(default_factory=time.time)
     # modality -> inference backend(s) that computed the vectors (e.g. "onnx",
@@ -55,7 +116,9 @@ class IndexManifest:
     encoder_backend: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        data = asdict(self)
+        data["stats"] = self.stats.to_json()
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "manifest") -> "IndexManifest":
@@ -71,7 +134,10 @@ class IndexManifest:
                    if k not in data]
         if missing:
             raise XmodalError(f"{where}: missing {', '.join(missing)}; the index is damaged, rebuild it")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        given = {k: v for k, v in data.items() if k in known}
+        stats = given.get("stats")
+        given["stats"] = IndexStats.from_json(stats if isinstance(stats, dict) else {})
+        return cls(**given)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

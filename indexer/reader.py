@@ -168,7 +168,7 @@ class IndexReader:
         build recorded in the manifest (older indexes: the `corpus` list of
         their build report). A root that is a file (a tar shard, a manifest
         CSV/JSONL) contributes its own path and its folder."""
-        found = _strings(self.manifest.stats.get("corpus_roots"))
+        found = _strings(self.manifest.stats.corpus_roots)
         if not found:
             try:
                 report = json.loads((self.path / REPORT_NAME).read_text())

@@ -15,7 +15,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -53,10 +53,10 @@ def shard_dir(index_dir: str | Path) -> Path:
     return d
 
 
-def write_shard(index_dir: str | Path, name: str, vectors: np.ndarray, rows: Sequence[ShardRow],
-                skipped: Sequence[Mapping[str, str]], rec_hash: str, fingerprint: str,
-                dtype: str = "float16") -> None:
-    """Write one finished shard atomically (vectors first, descriptor last)."""
+def write_shard(index_dir: str | Path, shard: Shard, dtype: str = "float16") -> None:
+    """Write one finished shard atomically (vectors first, descriptor last);
+    `read_shard` gives it back."""
+    name, vectors, rows = shard.name, shard.vectors, shard.rows
     if len(rows) != len(vectors):
         raise ValueError(f"shard {name}: {len(rows)} rows but {len(vectors)} vectors")
     d = shard_dir(index_dir)
@@ -64,8 +64,8 @@ def write_shard(index_dir: str | Path, name: str, vectors: np.ndarray, rows: Seq
     np.save(buf, np.ascontiguousarray(vectors, dtype=DTYPES[dtype]), allow_pickle=False)
     atomic_write_bytes(d / f"{name}.npy", buf.getvalue())
     desc = {
-        "name": name, "dtype": dtype, "records_hash": rec_hash, "fingerprint": fingerprint,
-        "rows": [r.to_json() for r in rows], "skipped": list(skipped),
+        "name": name, "dtype": dtype, "records_hash": shard.records_hash, "fingerprint": shard.fingerprint,
+        "rows": [r.to_json() for r in rows], "skipped": list(shard.skipped),
     }
     atomic_write_bytes(d / f"{name}.json", json.dumps(desc, sort_keys=True).encode())
 

@@ -23,16 +23,18 @@ from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.protocols import Embedder
 
-from .build import ShardHook, corpus_roots, embed_corpus, skip_summary
+from .build import ShardHook, corpus_roots, embed_corpus
 from .directions import groups_of
+from .embed import EmbedSettings
 from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
-from .indexing import Encoded, IndexOptions, build_and_tune, load_shards, publish_generation
+from .indexing import Encoded, IndexOptions, NextGeneration, build_and_tune, load_shards, publish_generation
 from .metadata import MetaStore
 from .progress import count_records
 from .publish import Writer
 from .reader import load_faiss
 from .readers import Entry, read_corpus
 from .readers.confine import MAX_TEXT_BYTES
+from .reports import AddResult, CompactResult, RemoveResult, UpdateResult
 from .searching import supports_remove
 from .shards import VectorStore
 
@@ -53,23 +55,24 @@ def _stack_for(writer: Writer, stack: Embedder | None, run: RunOptions | None = 
 
 
 def _commit(writer: Writer, index: faiss.Index, generation: int, extra: dict[str, Any],
-            purge: bool | None = None, deleted: int = 0, stack: Embedder | None = None) -> dict[str, Any]:
-    """Publish the next generation; `deleted` vectors are added to the
-    running count of deletions since the last compaction."""
+            purge: bool | None = None, deleted: int = 0, stack: Embedder | None = None) -> UpdateResult:
+    """Publish the next generation (`extra`: manifest stats to set); `deleted`
+    vectors are added to the running count of deletions since the last
+    compaction; `stack` (an add) names the backend its vectors came from."""
     m = writer.manifest
     deleted_total = 0 if purge else m.counts.get("deleted", 0) + deleted
-    stats = {**m.stats, **extra, "updated": time.time()}
+    stats = m.stats.merged({**extra, "updated": time.time()})
     backend = dict(m.encoder_backend)
     if stack is not None:  # an add: its vectors may come from another backend
         backend = merge_backends(backend, backend_names(stack, chosen_only=True))
     enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim, backend)
-    new = publish_generation(writer, index, m.factory, m.search_params, stats, enc, generation,
-                             m.vector_dtype, purge, deleted_total)
+    new = publish_generation(writer, index, NextGeneration(generation, m.factory, m.search_params, stats, enc,
+                                                           m.vector_dtype), purge, deleted_total)
     counts = new.counts
-    out = {"generation": new.generation, "counts": counts}
+    hint = None
     if counts.get("deleted", 0) > COMPACT_HINT * max(counts.get("total", 1), 1):
-        out["hint"] = f"many deleted rows: run `xmodal index compact {writer.dir}`"
-    return out
+        hint = f"many deleted rows: run `xmodal index compact {writer.dir}`"
+    return UpdateResult(new.generation, counts, hint)
 
 
 def _remove_labels(index: faiss.Index, meta: MetaStore, labels: Sequence[int], generation: int) -> None:
@@ -81,23 +84,24 @@ def _remove_labels(index: faiss.Index, meta: MetaStore, labels: Sequence[int], g
 
 
 def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: bool = False,
-        stack: Embedder | None = None, batch_size: int = 32, shard_size: int = 1024, workers: int = 2,
+        stack: Embedder | None = None, settings: EmbedSettings = EmbedSettings(),
         progress: bool = False, on_shard: ShardHook | None = None, run: RunOptions | None = None,
-        allow_roots: Sequence[str] = (), max_text_bytes: int = MAX_TEXT_BYTES) -> dict[str, Any]:
-    """Add (or with `upsert`, replace) items; existing ids are otherwise skipped.
-    `run` picks the backend/device when the encoder is loaded here. Entries
-    may resolve inside the paths, the index's corpus roots and `allow_roots`;
-    texts and captions are capped at `max_text_bytes`."""
+        allow_roots: Sequence[str] = (), max_text_bytes: int = MAX_TEXT_BYTES) -> AddResult:
+    """Add (or with `upsert`, replace) items; existing ids are otherwise
+    skipped. New vectors are stored in the index's dtype, whatever `settings`
+    say; `run` picks the backend/device when the encoder is loaded here.
+    Entries may resolve inside the paths, the index's corpus roots and
+    `allow_roots`; texts and captions are capped at `max_text_bytes`."""
     with Writer(index_dir) as writer:
         meta = writer.open_meta()
         stack = _stack_for(writer, stack, run)
         generation = writer.generation + 1
-        old_roots = writer.manifest.stats.get("corpus_roots", [])
+        old_roots = writer.manifest.stats.corpus_roots or []
         entries = (read_corpus(list(corpus), old_roots, allow_roots, max_text_bytes)
                    if _is_paths(corpus) else corpus)
         count = (lambda: count_records(list(corpus), old_roots)) if _is_paths(corpus) else None
-        names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", shard_size,
-                                              batch_size, workers, writer.manifest.vector_dtype,
+        settings = replace(settings, dtype=writer.manifest.vector_dtype)
+        names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", settings,
                                               progress, on_shard, count)
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
         allvecs, rows = load_shards(writer.dir, names)
@@ -127,14 +131,13 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
             index.add_with_ids(np.ascontiguousarray(allv), np.arange(start, start + len(new_rows), dtype=np.int64))
             meta.insert(new_rows, generation)
         roots = corpus_roots([*corpus, *allow_roots], old_roots) if _is_paths(corpus) else old_roots
-        out = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced), stack=stack)
-        out.update({"added": sum(r.kind == "item" for r in new_rows), "vectors_added": len(new_rows),
-                    "replaced": replaced_items, "vectors_replaced": len(replaced), "skipped": skipped,
-                    "skipped_by_reason": skip_summary(skipped), **estats})
-        return out
+        done = _commit(writer, index, generation, {"corpus_roots": roots}, deleted=len(replaced), stack=stack)
+        return AddResult(**vars(done), added=sum(r.kind == "item" for r in new_rows),
+                         vectors_added=len(new_rows), replaced=replaced_items, vectors_replaced=len(replaced),
+                         skipped=skipped, embed=estats)
 
 
-def remove(index_dir: str | Path, ids: Sequence[str]) -> dict[str, Any]:
+def remove(index_dir: str | Path, ids: Sequence[str]) -> RemoveResult:
     """Delete items (with their captions) by id; unknown ids are reported."""
     with Writer(index_dir) as writer:
         meta = writer.open_meta()
@@ -144,13 +147,12 @@ def remove(index_dir: str | Path, ids: Sequence[str]) -> dict[str, Any]:
         labels = sorted({lab for labs in found.values() for lab in labs})
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
         _remove_labels(index, meta, labels, generation)
-        out = _commit(writer, index, generation, {}, deleted=len(labels))
-        out.update({"removed": len(found), "vectors_removed": len(labels), "not_found": missing})
-        return out
+        done = _commit(writer, index, generation, {}, deleted=len(labels))
+        return RemoveResult(**vars(done), removed=len(found), vectors_removed=len(labels), not_found=missing)
 
 
 def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = None,
-            recall: float | None = None, log: Log | None = None) -> dict[str, Any]:
+            recall: float | None = None, log: Log | None = None) -> CompactResult:
     """Rebuild the index from the live rows' stored vectors (labels kept),
     dropping tombstones; re-tunes, and with `rechoose` re-picks the factory."""
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -162,17 +164,17 @@ def compact(index_dir: str | Path, rechoose: bool = False, memory: int | None = 
             raise XmodalError(f"{index_dir}: no live rows left; build a new index instead")
         labels = np.array([r.label for r in live], dtype=np.int64)
         vectors = VectorStore(writer.dir, m.dim).gather([(r.shard, r.shard_row) for r in live])
-        opts = IndexOptions(memory=memory or m.stats.get("memory_budget") or IndexOptions().memory,
-                            recall=recall or m.stats.get("recall_target", 0.95))
+        target = m.stats.recall_target
+        opts = IndexOptions(memory=memory or m.stats.memory_budget or IndexOptions().memory,
+                            recall=recall or (target if target is not None else 0.95))
         groups = groups_of(live)  # modality per vector: cross-modal tuning sets
         index, factory, params, stats = build_and_tune(vectors, labels, opts,
                                                        None if rechoose else m.factory, log, groups)
         generation = writer.generation + 1
         writer.manifest = replace(m, factory=factory, search_params=params)
         before = m.counts.get("deleted", 0)
-        out = _commit(writer, index, generation, {**stats, "compacted": time.time()}, purge=True)
-        out.update({"factory": factory, "search_params": params, "deleted_before": before})
-        return out
+        done = _commit(writer, index, generation, {**stats.to_json(), "compacted": time.time()}, purge=True)
+        return CompactResult(**vars(done), factory=factory, search_params=params, deleted_before=before)
 
 
 def _is_paths(corpus: Any) -> bool:

@@ -11,7 +11,7 @@ from xmodal.alignment.core.items import ShardRow
 from xmodal.indexer.factory import Thresholds
 from xmodal.indexer.indexing import Encoded, IndexOptions, index_shards
 from xmodal.indexer.publish import Writer
-from xmodal.indexer.shards import records_hash, write_shard
+from xmodal.indexer.shards import Shard, records_hash, write_shard
 
 
 def make_images(root: Path, n: int, seed: int = 0, prefix: str = "img") -> list[Path]:
@@ -51,7 +51,7 @@ def synthetic_index(out: Path, vectors: np.ndarray, opts: IndexOptions | None = 
                          metadata={"parity": (start + i) % 2, "group": f"g{(start + i) % 5}"})
                 for i in range(len(chunk))]
         name = f"b{k:05d}"
-        write_shard(out, name, chunk, rows, [], records_hash([r.id for r in rows]), fingerprint, dtype)
+        write_shard(out, Shard(name, chunk, rows, [], records_hash([r.id for r in rows]), fingerprint), dtype)
         names.append(name)
     with Writer(out, create=True) as w:
         return index_shards(w, names, Encoded("synthetic", fingerprint, vectors.shape[1]),

@@ -17,7 +17,7 @@ def test_build_then_search_finds_planted_neighbours(media_corpus, tmp_path, tiny
     out = tmp_path / "ix"
     report = build(BuildConfig([str(media_corpus)], str(out), model="tiny", shard_size=4),
                    stack=tiny, progress=False)
-    assert report["skipped"] == []
+    assert report.skipped == []
     ix = open_index(out)
     assert ix.manifest.counts == {"image": 8, "audio": 2, "text": 1, "caption": 8,
                                   "total": 19, "deleted": 0}
@@ -60,7 +60,7 @@ def test_robust_corpus_completes_and_reports_every_skip(tmp_path, tiny):
         "{broken", json.dumps({"id": "nothing"}), json.dumps({"id": "t2", "text": "ok text"})]))
     report = build(BuildConfig([str(root), str(manifest)], str(tmp_path / "ix"), model="tiny"),
                    stack=tiny, progress=False)
-    reasons = {s["item"].split("/")[-1]: s["reason"] for s in report["skipped"]}
+    reasons = {s["item"].split("/")[-1]: s["reason"] for s in report.skipped}
     assert "empty file" in reasons["zero.png"]
     assert "not a recognised" in reasons["junk.jpg"]
     assert "bomb" in reasons["bomb.png"] or "too large" in reasons["bomb.png"]
@@ -72,7 +72,7 @@ def test_robust_corpus_completes_and_reports_every_skip(tmp_path, tiny):
     assert "invalid JSON" in reasons["more.jsonl:3"]
     assert "neither a path nor a text" in reasons["more.jsonl:4"]
     assert "unreadable" in reasons["dangling.png"]
-    assert len(report["skipped"]) == 11
+    assert len(report.skipped) == 11
     ix = open_index(tmp_path / "ix")
     ids = {r.id for r in ix.rows(ix.labels_where())}
     assert ids == {"good.png", "renamed.bin", "dup", "t2"}
@@ -104,7 +104,7 @@ def test_resume_after_crash_gives_identical_index(media_corpus, tmp_path, tiny):
                    on_shard=lambda k, name, reused, n: seen.append((name, reused)))
     assert [r for _, r in seen] == [True, True] + [False] * (len(seen) - 2)
     assert [n for n, _ in seen[:2]] == done  # the very shards the killed run finished
-    assert report["shards_reused"] == 2
+    assert report.embed.shards_reused == 2
     a, b = open_index(ref), open_index(crashed)
     la, lb = a.labels_where(), b.labels_where()
     assert [r.id for r in a.rows(la)] == [r.id for r in b.rows(lb)]
@@ -151,7 +151,7 @@ def test_rebuild_reuses_shards_and_old_readers_keep_working(media_corpus, tmp_pa
     q = tiny.encode_images([str(media_corpus / "img1.png")])
     _, before = first.search(q, 3)
     report = build(cfg, stack=tiny, progress=False)
-    assert report["shards_reused"] == report["shards"] and report["records_embedded"] == 0
+    assert report.embed.shards_reused == report.embed.shards and report.embed.records_embedded == 0
     assert first.is_stale() and open_index(out).generation == 2
     _, again = first.search(q, 3)  # the pinned generation still answers, with its own rows
     assert again.tolist() == before.tolist()

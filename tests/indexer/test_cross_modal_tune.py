@@ -68,12 +68,12 @@ def test_cross_modal_restricted_recall_meets_target():
     assert old_t2i < TARGET, (old_params, old_t2i)
 
     new, _, params, stats = build_and_tune(vectors, labels, opts, FACTORY, lambda s: None, groups)
-    by_dir = stats["recall_at_10_by_direction"]
+    by_dir = stats.recall_at_10_by_direction
     assert set(by_dir) == {"all", "image->text", "text->image"}
-    assert stats["recall_target_met"] and min(by_dir.values()) >= TARGET
-    assert stats["recall_at_10"] == min(by_dir.values())
+    assert stats.recall_target_met and min(by_dir.values()) >= TARGET
+    assert stats.recall_at_10 == min(by_dir.values())
     assert params["nprobe"] > old_params["nprobe"]
-    assert 0 < stats["tune_direction_queries"]["text->image"] <= 300
+    assert 0 < stats.tune_direction_queries["text->image"] <= 300
     # Fresh queries, both directions, against brute force over the target subset.
     assert _restricted_recall(new, params, fresh_text, vectors, labels, images) >= TARGET
     assert _restricted_recall(new, params, fresh_image, vectors, labels, texts) >= TARGET

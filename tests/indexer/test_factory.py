@@ -44,10 +44,10 @@ def test_auto_choice_meets_recall_target(tmp_path, n, memory, family):
     opts = IndexOptions(memory=memory or IndexOptions().memory, recall=TARGET, thresholds=SMALL,
                         tune_queries=300, scan_fallback=False)
     m = synthetic_index(tmp_path, base, opts)
-    assert m.stats["family"] == family
-    assert m.stats["recall_target_met"] and m.stats["recall_at_10"] >= TARGET
+    assert m.stats.family == family
+    assert m.stats.recall_target_met and m.stats.recall_at_10 >= TARGET
     if family == "ivf-pq":
-        assert m.stats["memory_bytes"] < base.nbytes  # compressed below the raw vectors
+        assert m.stats.memory_bytes < base.nbytes  # compressed below the raw vectors
     ix = open_index(tmp_path)
     _, found = ix.search(held_out, 10)
     truth = np.argsort(-(held_out @ base.T), axis=1)[:, :10]  # labels are row numbers here
@@ -70,8 +70,8 @@ def test_ann_that_cannot_beat_a_scan_falls_back_to_flat(tmp_path):
     x = rng.standard_normal((5000, 32)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     m = synthetic_index(tmp_path, x, IndexOptions(recall=0.99, thresholds=SMALL, tune_queries=200))
-    assert m.factory == "Flat" and "IVF" in m.stats["fallback"]
-    assert m.stats["recall_at_10"] == 1.0
+    assert m.factory == "Flat" and "IVF" in m.stats.fallback
+    assert m.stats.recall_at_10 == 1.0
 
 
 def test_full_rebuilds_do_not_pile_up_tombstones(tmp_path):

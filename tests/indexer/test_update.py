@@ -30,7 +30,7 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
     more = tmp_path / "more"
     new = make_images(more, 2, seed=7, prefix="new")
     res = add(out, [str(more)], stack=tiny)
-    assert res["added"] == 2 and res["generation"] == 2
+    assert res.added == 2 and res.generation == 2
     assert before.is_stale()
     q_new = tiny.encode_images([str(new[1])])
     assert "new1.png" not in _top_ids(before, q_new, 5)  # the old generation is untouched
@@ -43,10 +43,10 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
     repl.mkdir()
     Image.fromarray(np.full((24, 24, 3), 200, np.uint8)).save(repl / "img4.png")
     res = add(out, [str(repl)], stack=tiny)
-    assert res["added"] == 0 and "already in the index" in res["skipped"][0]["reason"]
+    assert res.added == 0 and "already in the index" in res.skipped[0]["reason"]
     old_label = open_index(out).label_of("img4.png")
     res = add(out, [str(repl)], stack=tiny, upsert=True)
-    assert res["added"] == 1 and res["replaced"] == 1
+    assert res.added == 1 and res.replaced == 1
     ix = open_index(out)
     assert ix.label_of("img4.png") != old_label
     q = tiny.encode_images([str(repl / "img4.png")])
@@ -55,7 +55,7 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
 
     # delete: the item and its caption disappear from search
     res = remove(out, ["img2.png", "no-such-id"])
-    assert res["removed"] == 1 and res["not_found"] == ["no-such-id"]
+    assert res.removed == 1 and res.not_found == ["no-such-id"]
     ix = open_index(out)
     q2 = tiny.encode_images([str(media_corpus / "img2.png")])
     assert "img2.png" not in _top_ids(ix, q2, 20)
@@ -72,7 +72,7 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
 def test_remove_and_compact_without_rebuild(tmp_path, family, opts):
     x = clustered(3000, 16)
     m = synthetic_index(tmp_path, x, opts)
-    assert m.stats["family"] == family
+    assert m.stats.family == family
     pinned = open_index(tmp_path)
     gone = [f"v{i}" for i in range(0, 3000, 3)]
     remove(tmp_path, gone)
@@ -83,7 +83,7 @@ def test_remove_and_compact_without_rebuild(tmp_path, family, opts):
     _, old = pinned.search(x[:1], 1)
     assert old[0, 0] == 0  # a reader of the previous generation still sees v0
     res = compact(tmp_path, log=lambda s: None)
-    assert res["deleted_before"] == 1000
+    assert res.deleted_before == 1000
     ix = open_index(tmp_path)
     assert ix.manifest.counts["deleted"] == 0 and ix.index.ntotal == 2000
     _, found = ix.search(x[1:2], 1)
@@ -147,8 +147,8 @@ def test_add_of_an_indexed_file_keeps_its_corpus_id(media_corpus, tmp_path, tiny
     out = tmp_path / "ix"
     build(BuildConfig([str(media_corpus)], str(out), model="tiny"), stack=tiny, progress=False)
     res = add(out, [str(media_corpus / "sounds" / "a.wav")], stack=tiny)
-    assert res["added"] == 0 and res["skipped"][0]["item"] == "sounds/a.wav"
+    assert res.added == 0 and res.skipped[0]["item"] == "sounds/a.wav"
     res = add(out, [str(media_corpus / "sounds")], stack=tiny, upsert=True)
-    assert res["replaced"] == 2 and res["added"] == 2
+    assert res.replaced == 2 and res.added == 2
     ix = open_index(out)
     assert ix.manifest.counts["audio"] == 2 and ix.label_of("sounds/b.wav") is not None

@@ -15,7 +15,7 @@ from xmodal.alignment.core.contracts import l2_normalise
 from xmodal.alignment.core.items import ShardRow
 from xmodal.indexer.indexing import Encoded, IndexOptions, index_shards
 from xmodal.indexer.publish import Writer
-from xmodal.indexer.shards import records_hash, write_shard
+from xmodal.indexer.shards import Shard, records_hash, write_shard
 
 
 def build_from_vectors(out: str | Path, rows: Sequence[ShardRow], vectors: np.ndarray,
@@ -25,7 +25,7 @@ def build_from_vectors(out: str | Path, rows: Sequence[ShardRow], vectors: np.nd
     vectors = l2_normalise(np.asarray(vectors, np.float32))
     out = Path(out)
     with Writer(out, create=True) as writer:
-        write_shard(out, shard, vectors, rows, [], records_hash([r.id for r in rows]), fingerprint,
+        write_shard(out, Shard(shard, vectors, list(rows), [], records_hash([r.id for r in rows]), fingerprint),
                     dtype="float32")
         index_shards(writer, [shard], Encoded(spec, fingerprint, vectors.shape[1]),
                                 IndexOptions(factory=factory, tune_queries=50), vector_dtype="float32")
