@@ -22,12 +22,15 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from .datasets import EvalSet, load_dataset
 from .metrics import DEFAULT_KS, Relevance, ranks_exact, ranks_from_topk, summarise
+
+if TYPE_CHECKING:  # the indexer loads FAISS; imported where a run needs it
+    from xmodal.indexer import IndexReader
 
 Log = Callable[[str], None]
 INDEX_K = 100  # depth of the index's result lists (MRR/mAP through the index are @K)
@@ -96,7 +99,7 @@ def plan_directions(rows: Sequence[Any]) -> list[Direction]:
     return out
 
 
-def index_topk(ix: Any, queries: np.ndarray, gallery: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+def index_topk(ix: IndexReader, queries: np.ndarray, gallery: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
     """Top-k gallery positions per query through the FAISS structure with
     the manifest's search parameters, restricted to `gallery` labels.
 
@@ -124,7 +127,7 @@ def index_topk(ix: Any, queries: np.ndarray, gallery: np.ndarray, k: int, chunk:
     return out
 
 
-def evaluate(ix: Any, d: Direction, ks: Sequence[int] = DEFAULT_KS) -> dict[str, Any]:
+def evaluate(ix: IndexReader, d: Direction, ks: Sequence[int] = DEFAULT_KS) -> dict[str, Any]:
     """Exact, exact truncated at K, and index metrics for one direction."""
     q = ix.vectors(d.queries)
     g = ix.vectors(d.gallery)

@@ -8,13 +8,17 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from xmodal.alignment.core.errors import XmodalError
 
 from .memory import peak_rss
+
+if TYPE_CHECKING:  # torch and FAISS load where a run needs them
+    from xmodal.alignment.core.protocols import Embedder
+    from xmodal.alignment.stack import EncoderStack
 
 
 @dataclass
@@ -68,7 +72,7 @@ def collect(corpus: Sequence[str], modalities: Sequence[str], limit: int | None)
     return {m: (r[:limit] if limit else r) for m, r in rows.items() if r}
 
 
-def bare_forward(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: int,
+def bare_forward(stack: EncoderStack, modality: str, rows: list[dict[str, Any]], batch_size: int,
                  keep_vectors: bool = False) -> Forward:
     """Decode everything first (timed apart), then time only `encode`."""
     import torch
@@ -99,7 +103,7 @@ def bare_forward(stack: Any, modality: str, rows: list[dict[str, Any]], batch_si
                    mem["peak_rss_bytes"], mem["peak_rss_bytes"] - mem["start_rss_bytes"], vectors)
 
 
-def pipeline(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: int, workers: int,
+def pipeline(stack: Embedder, modality: str, rows: list[dict[str, Any]], batch_size: int, workers: int,
              tmp: Path) -> Pipeline:
     """The indexer's build over these items into a throwaway index in `tmp`.
 

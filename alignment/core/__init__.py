@@ -3,6 +3,8 @@ that own one decision each.
 
   errors     XmodalError and its one-line user errors
   contracts  the Encoder protocol, EncodeResult / ItemError, l2_normalise
+  protocols  the seams: Embedder (an encoder stack), SearchIndex (an index reader)
+  items      the item chain Record -> ShardRow -> Row -> Hit and its conversions
   atomic     atomic file writes (temp file, fsync, os.replace, fsync dir)
   jsonl      the JSON Lines reader and its bad-line policy
   hashing    streaming file digests and the size+mtime digest memo
