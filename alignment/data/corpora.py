@@ -35,6 +35,8 @@ CORPORA = {
     "emoji": "Noto Color Emoji pictures captioned with Unicode CLDR names and keywords",
     "scratch": "Scratch 1.4 media library: cartoon sprites, backdrops and sounds, captioned from names",
     "art4apps": "Art4Apps picture dictionary (via pysiogame): one drawing per word, by topic",
+    "sentences": ">= 1M real English sentences (WordNet, fortunes, Python/Linux docs, Debian "
+                 "handbook, package descriptions) as a text manifest, for the scale benchmarks",
 }
 
 
@@ -55,7 +57,8 @@ def describe(name: str) -> str:
 def is_fetched(name: str, cache: str | os.PathLike | None = None) -> bool:
     """True when corpus `name` has been completely fetched."""
     root = corpus_dir(name, cache)
-    return (root / ".done").exists() and (root / "pairs.jsonl").exists()
+    return (root / ".done").exists() and (
+        (root / "pairs.jsonl").exists() or (root / "sentences.jsonl").exists())
 
 
 def _stderr(msg: str) -> None:
@@ -80,6 +83,11 @@ def _build(name: str, mod, root: Path, cache, log: Log) -> None:
     """Run the builder and write pairs, skipped, splits, summary and .done."""
     (root / ".done").unlink(missing_ok=True)
     t0 = time.time()
+    if hasattr(mod, "build_manifest"):  # a benchmark manifest, not training pairs
+        summary = mod.build_manifest(root, log)
+        Stages(root).mark("build", {"items": summary["items"], "seconds": round(time.time() - t0, 1)})
+        (root / ".done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+        return
     kwargs = {"cache": cache} if _takes_cache(mod) else {}
     built = mod.build(root, log=log, **kwargs)
     if not built.pairs:
