@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from xmodal.alignment.core.items import Row
 from xmodal.search import Engine
 from xmodal.search.app import create_app
 
-from search_fakes import FakeEncoder, FakeIndex, FakeRow, random_corpus
+from search_fakes import FakeEncoder, FakeIndex, random_corpus
 from search_index import build_from_vectors, shard_rows
 
 
@@ -79,8 +80,8 @@ def _fake_app(tmp_path, **options):
     root = tmp_path / "corpus"
     (root / "sub").mkdir(parents=True)
     Image.new("RGB", (8, 8), (1, 2, 3)).save(root / "sub" / "a.png")
-    rows = [FakeRow(0, "sub/a.png", "image", uri=str(root / "sub" / "a.png"), metadata={"license": "cc0"}),
-            FakeRow(1, "t", "text", text="hello")]
+    rows = [Row(label=0, id="sub/a.png", modality="image", uri=str(root / "sub" / "a.png"), metadata={"license": "cc0"}),
+            Row(label=1, id="t", modality="text", text="hello")]
     ix = FakeIndex(rows, np.eye(2, 8, dtype=np.float32))
     engine = Engine.open([str(tmp_path / "idx" / "main.xmodal")], encoder=FakeEncoder(), opener=lambda p: ix)
     return create_app(engine, media_roots=[str(root)], options=ServeOptions(**options) if options else None), root
@@ -227,7 +228,7 @@ def test_trace_and_other_methods_get_405_with_allow(real, url, allow):
 def test_stored_strings_that_are_not_unicode_are_escaped_not_500(tmp_path):
     """A corpus sidecar may hold JSON "\\udfff": the metadata store keeps it,
     the response cannot be UTF-8 unless it is escaped."""
-    rows = [FakeRow(0, "a", "image", uri="a.png", text="hi \udcff", metadata={"x": "\udfff", "\ud800k": ["\udcfe"]})]
+    rows = [Row(label=0, id="a", modality="image", uri="a.png", text="hi \udcff", metadata={"x": "\udfff", "\ud800k": ["\udcfe"]})]
     ix = FakeIndex(rows, np.eye(1, 8, dtype=np.float32))
     engine = Engine.open(["/x/m.xmodal"], encoder=FakeEncoder(), opener=lambda p: ix)
     with TestClient(create_app(engine), base_url="http://localhost") as c:
