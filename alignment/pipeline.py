@@ -6,7 +6,9 @@ How an encoder's `prepare` runs is its `decode_in` attribute:
   forward pass for the GIL. Workers inherit the encoder's preprocessing
   through fork (nothing big is pickled) and are kept per encoder for the
   life of the process, so a build's many shards pay their start-up once.
-- "inline" (text: a strip and a template): in the calling thread.
+- "inline" (text: a strip and a template): in the calling thread. An
+  encoder with `length_sorted` (text) gets its items in order of length,
+  so every batch pads to nearly its own length; rows go back in input order.
 - "threads" (the default, e.g. plugin encoders): a thread pool, as before.
 Work flows through a bounded window (`AHEAD` batches in flight), so memory
 stays flat whatever the corpus size, and batches reach the encoder in input
@@ -188,23 +190,40 @@ def run_batches(
     vectors: list[np.ndarray] = []
     ok: list[int] = []
     errors: list[ItemError] = []
-    for start, results in _prepared_batches(encoder, items, batch_size, workers):
-        prepared, positions = [], []
-        for offset, (value, err) in enumerate(results):
-            pos = start + offset
+    for positions, results in _batches(encoder, items, batch_size, workers):
+        prepared, kept = [], []
+        for pos, (value, err) in zip(positions, results):
             if err is None:
                 prepared.append(value)
-                positions.append(pos)
+                kept.append(pos)
             else:
                 label = names[pos] if names else item_name(items[pos])
                 errors.append(ItemError(pos, label, err))
         if prepared:
             vectors.append(encoder.encode(prepared))
-            ok.extend(positions)
+            ok.extend(kept)
         if on_batch:
             on_batch(len(results))
     out = np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32)
+    if ok != sorted(ok):  # length-sorted batches: rows back in input order
+        order = np.argsort(np.asarray(ok), kind="stable")
+        out, ok = out[order], [ok[i] for i in order]
+        errors.sort(key=lambda e: e.index)
     return EncodeResult(out.astype(np.float32, copy=False), ok, errors)
+
+
+def _batches(encoder: Encoder, items: Sequence[Any], batch_size: int,
+             workers: int) -> Iterator[tuple[list[int], list[Prepared]]]:
+    """(input positions, [(value, err)]) per batch."""
+    if getattr(encoder, "length_sorted", False) and decode_mode(encoder) == "inline" and len(items) > batch_size:
+        done = [_prepare_one(encoder, it) for it in items]
+        order = sorted(range(len(items)), key=lambda i: len(done[i][0]) if done[i][1] is None else -1)
+        for s in range(0, len(order), batch_size):
+            part = order[s : s + batch_size]
+            yield part, [done[i] for i in part]
+        return
+    for start, results in _prepared_batches(encoder, items, batch_size, workers):
+        yield list(range(start, start + len(results))), results
 
 
 def chunked(it: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -53,32 +53,35 @@ class EncoderStack:
         self,
         modality: str,
         items: Sequence[Any],
-        batch_size: int = 32,
+        batch_size: int | None = None,
         workers: int = 2,
         names: Sequence[str] | None = None,
         on_batch=None,
     ) -> EncodeResult:
-        """Encode what can be encoded; report the rest in `.errors`."""
+        """Encode what can be encoded; report the rest in `.errors`.
+        `batch_size` None: the backend's preferred size for the modality."""
+        from .backends.batching import preferred_batch
+
         enc = self.encoder(modality)
         with torch.inference_mode():
-            return run_batches(enc, items, batch_size, workers, on_batch, names)
+            return run_batches(enc, items, batch_size or preferred_batch(enc), workers, on_batch, names)
 
-    def _strict(self, modality: str, items: Sequence[Any], batch_size: int) -> np.ndarray:
+    def _strict(self, modality: str, items: Sequence[Any], batch_size: int | None) -> np.ndarray:
         res = self.embed(modality, items, batch_size)
         if res.errors:
             first = res.errors[0]
             raise BadInput(first.item, first.reason)
         return res.vectors
 
-    def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode_text(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Texts -> (n, dim) float32; raises BadInput on the first bad one."""
         return self._strict("text", texts, batch_size)
 
-    def encode_images(self, items: Sequence[Any], batch_size: int = 32) -> np.ndarray:
+    def encode_images(self, items: Sequence[Any], batch_size: int | None = None) -> np.ndarray:
         """Image paths / bytes / PIL images -> (n, dim) float32."""
         return self._strict("image", items, batch_size)
 
-    def encode_audio(self, items: Sequence[Any], batch_size: int = 16) -> np.ndarray:
+    def encode_audio(self, items: Sequence[Any], batch_size: int | None = None) -> np.ndarray:
         """Audio paths / bytes / (waveform, rate) -> (n, dim) float32."""
         return self._strict("audio", items, batch_size)
 

@@ -18,6 +18,9 @@ import click
 from xmodal.alignment.core.atomic import atomic_write_text
 from xmodal.alignment.core.output import emit, json_option
 
+from xmodal.alignment.backends.flags import device_flag
+from xmodal.alignment.backends.options import BACKENDS
+
 from .report import compare_markdown, default_out_dir, git_state, load_report, write_report
 
 
@@ -184,36 +187,48 @@ def ann_scale_cmd(ctx: click.Context, n: int, dim: int, seed: int, recall: float
 
 @bench.command("throughput")
 @click.option("--model", required=True, help="Model spec, e.g. lite or tiny.")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKENDS),
+              help="Inference backends to compare, e.g. --backend torch onnx openvino; torch eager "
+                   "always runs first as the reference [default: torch and auto].")
+@device_flag
 @click.option("--corpus", multiple=True, type=click.Path(exists=True),
               help="Folder, manifest or tar the indexer can read (repeatable) "
                    "[default: generated JPEG photos, 10 s WAV clips and captions].")
 @click.option("--modality", "modalities", multiple=True, type=click.Choice(["text", "image", "audio"]),
               help="Only these modalities (default: all the corpus has).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items per modality.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Items per encode call [default: each backend's preferred size per modality].")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Decode threads in the pipeline.")
+              help="Decode workers in the pipeline (processes for images/audio).")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Interleaved forward/pipeline rounds; medians are reported.")
 @_outputs
+@click.argument("extra_backends", nargs=-1, type=click.Choice(BACKENDS))
 @click.pass_context
-def throughput_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], modalities: tuple[str, ...],
-                   limit: int | None, batch_size: int, workers: int, rounds: int, out: str | None,
-                   compare: str | None, as_json: bool) -> None:
+def throughput_cmd(ctx: click.Context, model: str, backends: tuple[str, ...], device: str | None,
+                   corpus: tuple[str, ...], modalities: tuple[str, ...], limit: int | None,
+                   batch_size: int | None, workers: int, rounds: int, out: str | None,
+                   compare: str | None, as_json: bool, extra_backends: tuple[str, ...]) -> None:
     """Items/s of the bare encoder forward pass and of the full indexing
-    pipeline, per modality, interleaved over rounds, with peak memory."""
+    pipeline, per modality and inference backend, interleaved over rounds,
+    with peak memory, cosine to torch eager and the physical bound.
+
+    `--backend torch onnx openvino` works: values after the first are taken too."""
     from xmodal.alignment import load_encoder
 
     from .throughput_report import markdown, plot
     from .throughput_run import ThroughputOptions, Variant, run_throughput
 
+    names = ["torch"] + [b for b in dict.fromkeys(backends + extra_backends or ("auto",)) if b != "torch"]
+    ctx.params["backends"], ctx.params["extra_backends"] = tuple(names), ()
     out_dir = _out_dir(ctx, "throughput")
     opts = ThroughputOptions(model, list(corpus), list(modalities) or ["text", "image", "audio"], limit,
                              batch_size, workers, rounds)
-    # one variant today: the stack as load_encoder builds it (torch eager)
-    result = run_throughput(opts, [Variant("torch", lambda: load_encoder(model))], log=_log)
+    variants = [Variant(b, lambda b=b: load_encoder(model, backend=b, device=device)) for b in names]
+    result = run_throughput(opts, variants, log=_log)
     plot(result, out_dir)
-    _finish(ctx, "throughput", asdict(opts), result, markdown(result))
+    _finish(ctx, "throughput", {**asdict(opts), "backends": names, "device": device}, result, markdown(result))
 
 
 @bench.command("query-latency")

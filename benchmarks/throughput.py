@@ -15,6 +15,7 @@ import numpy as np
 from xmodal.alignment.core.errors import XmodalError
 
 from .memory import peak_rss
+from .throughput_bound import Bound, bound, peak_gflops
 
 if TYPE_CHECKING:  # torch and FAISS load where a run needs them
     from xmodal.alignment.core.protocols import Embedder
@@ -127,6 +128,20 @@ def pipeline(stack: Embedder, modality: str, rows: list[dict[str, Any]], batch_s
     return Pipeline(ok, skipped, ok / seconds if seconds > 0 else None, rep.embed.embed_seconds,
                     stats.index_seconds, stats.tune_seconds, rep.factory,
                     mem["peak_rss_bytes"], mem["peak_rss_bytes"] - mem["start_rss_bytes"])
+
+
+def physical_bound(stack: Any, modality: str, rows: list[dict[str, Any]], batch_size: int) -> Bound:
+    """FLOPs per item on the first batch of real items, against the peak."""
+    enc = stack.encoder(modality)
+    prepared = []
+    for r in rows:
+        if len(prepared) == batch_size:
+            break
+        try:
+            prepared.append(enc.prepare(r.get("text") if modality == "text" else r["path"]))
+        except XmodalError:
+            continue
+    return bound(enc, prepared, peak_gflops())
 
 
 def cosine_rows(a: np.ndarray | None, b: np.ndarray | None) -> tuple[float | None, float | None]:

@@ -2,13 +2,14 @@
 forward and of the full indexing pipeline, per modality, for one or more
 encoder variants measured interleaved in one run.
 
-A variant is one way of running the same model (today the stack as
-`load_encoder` builds it; an inference backend per variant is the next
-step). Every round runs every variant's forward and pipeline, the variant
+A variant is one way of running the same model: an inference backend
+(`--backend torch onnx openvino`), each at its own batch size unless one is
+given. Every round runs every variant's forward and pipeline, the variant
 order rotating per round, so all of them see the same background load;
 medians over rounds are reported, with the 1-minute load average at the
-start of each round. The first variant is the reference for the
-items/s ratios and the cosine of the outputs."""
+start of each round. The first variant (torch eager) is the reference for
+the items/s ratios and the cosine of the outputs. Each modality also gets
+its physical bound: FLOPs per item against the measured peak GFLOP/s."""
 from __future__ import annotations
 
 import os
@@ -18,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from xmodal.alignment.backends import preferred_batch
 from xmodal.alignment.core.errors import XmodalError
 
 from .memory import maxrss_bytes, peak_rss
 from .synthetic_media import write_corpus
-from .throughput import Forward, Pipeline, bare_forward, collect, cosine_rows, pipeline
+from .throughput import Forward, Pipeline, bare_forward, collect, cosine_rows, physical_bound, pipeline
 
 Log = Callable[[str], None]
 MODALITIES = ("text", "image", "audio")
@@ -47,7 +49,7 @@ class ThroughputOptions:
     corpus: list[str] = field(default_factory=list)  # empty: a synthetic corpus is generated
     modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
     limit: int | None = None
-    batch_size: int = 32
+    batch_size: int | None = None  # None: each backend's preferred batch per modality
     workers: int = 2
     rounds: int = 3
 
@@ -65,6 +67,7 @@ class VariantThroughput:
     """One variant on one modality: medians over rounds, ratios, memory."""
 
     name: str
+    batch_size: int
     forward_items: int
     forward_items_per_s: float | None
     decode_items_per_s: float | None
@@ -93,13 +96,16 @@ class ModalityThroughput:
     items: int
     loadavg_1m_per_round: list[float | None]
     variants: list[VariantThroughput]
+    flops_per_item: float | None = None  # the physical bound (see throughput_bound)
+    peak_gflops: float | None = None
+    bound_items_per_s: float | None = None
 
 
 @dataclass
 class ThroughputResult:
     model: str
     corpus: list[str]
-    batch_size: int
+    batch_size: int | None
     workers: int
     rounds: int
     reference: str
@@ -137,14 +143,14 @@ def _load_variants(variants: Sequence[Variant], log: Log) -> list[tuple[Variant,
     return loaded
 
 
-def _summarise(name: str, fwds: list[Forward], pipes: list[Pipeline],
+def _summarise(name: str, batch: int, fwds: list[Forward], pipes: list[Pipeline],
                ref: VariantThroughput | None, ref_vectors: Any) -> VariantThroughput:
     f_rate = _median([f.items_per_s for f in fwds])
     p_rate = _median([p.items_per_s for p in pipes])
     cos_mean, cos_min = cosine_rows(fwds[0].vectors, ref_vectors) if ref is not None else (None, None)
     last = pipes[-1]
     return VariantThroughput(
-        name, fwds[-1].items, f_rate, _median([f.decode_items_per_s for f in fwds]),
+        name, batch, fwds[-1].items, f_rate, _median([f.decode_items_per_s for f in fwds]),
         last.items, last.skipped, p_rate, _ratio(p_rate, f_rate),
         _ratio(f_rate, ref.forward_items_per_s) if ref else None,
         _ratio(p_rate, ref.pipeline_items_per_s) if ref else None, cos_mean, cos_min,
@@ -159,6 +165,7 @@ def _measure_modality(loaded: list[tuple[Variant, Any, VariantLoad]], mod: str, 
                       opts: ThroughputOptions, tmp: Path, log: Log) -> ModalityThroughput:
     """Rounds x variants (rotating order), forward then pipeline each time."""
     runs = {v.name: ([], []) for v, _, _ in loaded}
+    batch = {v.name: opts.batch_size or preferred_batch(stack.encoder(mod)) for v, stack, _ in loaded}
     loads: list[float | None] = []
     rounds = max(1, opts.rounds)
     for r in range(rounds):
@@ -167,17 +174,20 @@ def _measure_modality(loaded: list[tuple[Variant, Any, VariantLoad]], mod: str, 
         for v, stack, _ in order:
             log(f"{mod}: {len(items)} items, round {r + 1}/{rounds}, {v.name}: bare forward, then full pipeline")
             fwds, pipes = runs[v.name]
-            fwds.append(bare_forward(stack, mod, items, opts.batch_size, keep_vectors=r == 0))
-            pipes.append(pipeline(stack, mod, items, opts.batch_size, opts.workers, tmp / f"{mod}-{v.name}-{r}"))
+            fwds.append(bare_forward(stack, mod, items, batch[v.name], keep_vectors=r == 0))
+            pipes.append(pipeline(stack, mod, items, batch[v.name], opts.workers, tmp / f"{mod}-{v.name}-{r}"))
     ref_name = loaded[0][0].name
-    ref = _summarise(ref_name, *runs[ref_name], None, None)
+    ref = _summarise(ref_name, batch[ref_name], *runs[ref_name], None, None)
     out = [ref]
     for v, _, _ in loaded[1:]:
-        out.append(_summarise(v.name, *runs[v.name], ref, runs[ref_name][0][0].vectors))
+        out.append(_summarise(v.name, batch[v.name], *runs[v.name], ref, runs[ref_name][0][0].vectors))
     for v in out:
         log(f"{mod}, {v.name}: pipeline {v.pipeline_items_per_s or 0:.1f} items/s, "
             f"forward {v.forward_items_per_s or 0:.1f} items/s (medians of {rounds})")
-    return ModalityThroughput(mod, len(items), loads, out)
+    b = physical_bound(loaded[0][1], mod, items, batch[ref_name])
+    log(f"{mod}: {b.flops_per_item or 0:.3g} FLOPs/item at a measured peak of {b.peak_gflops or 0:.1f} "
+        f"GFLOP/s: bound {b.bound_items_per_s or 0:.1f} items/s")
+    return ModalityThroughput(mod, len(items), loads, out, b.flops_per_item, b.peak_gflops, b.bound_items_per_s)
 
 
 def run_throughput(opts: ThroughputOptions, variants: Sequence[Variant],

@@ -13,11 +13,12 @@ from typing import Any
 
 # Only torch-free modules at import time: the CLI checks option names here
 # before anything heavy loads. Runners import lazily in `runner_for`.
+from .batching import micro_batch, preferred_batch
 from .devices import DEVICE_CHOICES, Device, resolve_device
 from .options import BACKENDS, PRECISIONS, BackendError, RunOptions, run_options
 
 __all__ = ["BACKENDS", "DEVICE_CHOICES", "PRECISIONS", "BackendError", "Device", "RunOptions",
-           "backend_names", "bind", "merge_backends", "resolve_device", "run_options", "runner_for"]
+           "backend_names", "bind", "merge_backends", "micro_batch", "preferred_batch", "resolve_device", "run_options", "runner_for"]
 
 
 def runner_for(backend: str, fingerprint, device: Device, precision: str = "auto") -> Any:

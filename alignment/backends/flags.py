@@ -12,7 +12,7 @@ from .devices import DEVICE_CHOICES, check_device_name
 from .options import BACKENDS, PRECISIONS
 
 
-def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def device_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
     try:
@@ -23,7 +23,7 @@ def _device(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def device_flag(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Only `--device` (commands that train rather than run a backend)."""
-    return click.option("--device", default=None, callback=_device, metavar=DEVICE_CHOICES,
+    return click.option("--device", default=None, callback=device_callback, metavar=DEVICE_CHOICES,
                         help="Where the model runs [default: $XMODAL_DEVICE, else auto = CUDA when present].")(fn)
 
 

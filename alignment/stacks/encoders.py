@@ -124,12 +124,15 @@ class TowerEncoder:
         """Prepared items -> (n, dim) float32, L2-normalised rows."""
         if not batch:
             return np.zeros((0, self.dim), np.float32)
-        inputs = self.graph_inputs(batch)
+        return l2_normalise(self.run_graph(self.graph_inputs(batch)))
+
+    def run_graph(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """Graph inputs -> unnormalised (n, dim) float32 on the bound runner."""
         if self.runner is not None:
-            return l2_normalise(self.runner.run(self, inputs))
+            return np.asarray(self.runner.run(self, inputs), dtype=np.float32)
         with torch.inference_mode():
             z = self.frozen()(*inputs.values())
-        return l2_normalise(z.float().cpu().numpy())
+        return z.float().cpu().numpy()
 
 
 class TextEncoder(TowerEncoder):
@@ -137,6 +140,7 @@ class TextEncoder(TowerEncoder):
 
     modality = "text"
     decode_in = "inline"  # a strip and a template: not worth a hand-off
+    length_sorted = True  # the pipeline batches texts of similar length together
 
     def __init__(self, tower: nn.Module, head: Head, template: str = "{}",
                  prompt: torch.Tensor | None = None):
@@ -155,6 +159,27 @@ class TextEncoder(TowerEncoder):
         n_ctx = 0 if self.prompt is None else int(self.prompt.shape[0])
         tok = self.tower.tokenize(list(batch), n_ctx=n_ctx)
         return {"input_ids": tok["input_ids"], "attention_mask": tok["attention_mask"]}
+
+    def encode(self, batch: list[str]) -> np.ndarray:
+        """Tokenise once; towers that take any length run sub-batches of
+        similar token length, each trimmed to its own longest (padding is
+        most of the work on short captions), and the rows go back in order."""
+        if not batch:
+            return np.zeros((0, self.dim), np.float32)
+        from ..backends.batching import micro_batch
+
+        inputs = self.graph_inputs(batch)
+        micro = micro_batch(self)
+        if not getattr(self.tower, "variable_length", False) or len(batch) <= micro:
+            return l2_normalise(self.run_graph(inputs))
+        lengths = inputs["attention_mask"].sum(1)
+        order = torch.argsort(lengths, stable=True)
+        out = np.empty((len(batch), self.dim), np.float32)
+        for s in range(0, len(batch), micro):
+            idx = order[s : s + micro]
+            width = int(lengths[idx].max())
+            out[idx.numpy()] = self.run_graph({k: v[idx, :width] for k, v in inputs.items()})
+        return l2_normalise(out)
 
     def frozen(self) -> nn.Module:
         return FrozenText(self.tower, self.head, self.prompt)

@@ -63,6 +63,7 @@ class HFText(nn.Module):
         self.max_tokens = max_tokens
         # SigLIP was trained on max_length padding; CLIP/CLAP use attention masks
         self.pad_to_max = pad_to_max
+        self.variable_length = not pad_to_max  # masked: trailing padding can be trimmed
 
     def tokenize(self, texts: list[str], n_ctx: int = 0) -> dict[str, torch.Tensor]:
         enc = self.tokenizer(list(texts), padding="max_length" if self.pad_to_max else True,

@@ -43,6 +43,8 @@ def mean_pool(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class TextTower(nn.Module):
     """A `transformers` BertModel + tokenizer -> mean-pooled features."""
 
+    variable_length = True  # masked: trailing padding can be trimmed
+
     def __init__(self, bert: nn.Module, tokenizer, max_tokens: int):
         super().__init__()
         self.bert = bert

@@ -68,3 +68,38 @@ def test_a_worker_crash_loses_only_its_item(stack, images, monkeypatch):
     clean = stack.embed("image", images, batch_size=4, workers=2)
     assert np.allclose(clean.vectors, res.vectors, atol=1e-6)
     pipeline.close_pools()
+
+
+def test_texts_are_length_sorted_and_come_back_in_order(stack, monkeypatch):
+    words = "a small red bird sat on the old stone wall near the river at dawn".split()
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, int(rng.integers(1, 14)))) for _ in range(70)]
+    texts[5] = "   "  # a bad item keeps its place in the report
+    enc = stack.encoder("text")
+    seen = []
+    real = enc.encode
+    monkeypatch.setattr(enc, "encode", lambda batch: seen.append([len(t) for t in batch]) or real(batch))
+    res = stack.embed("text", texts, batch_size=16)
+    assert res.ok == [i for i in range(70) if i != 5] and [e.index for e in res.errors] == [5]
+    flat = [n for b in seen for n in b]
+    assert flat == sorted(flat)  # batches of similar length
+    one_by_one = np.concatenate([real([enc.prepare(t)]) for i, t in enumerate(texts) if i != 5])
+    assert np.allclose(res.vectors, one_by_one, atol=1e-5)
+
+
+def test_text_micro_batches_trim_padding_without_changing_vectors(stack, monkeypatch):
+    from xmodal.alignment.backends import batching
+
+    enc = stack.encoder("text")
+    texts = [enc.prepare(" ".join(["word"] * n)) for n in (1, 30, 2, 25, 3, 3, 12, 40, 1, 7)]
+    widths = []
+    real = enc.run_graph
+    monkeypatch.setattr(enc, "run_graph", lambda inputs: widths.append(inputs["input_ids"].shape) or real(inputs))
+    monkeypatch.setattr(batching, "MICRO", {"torch": 3})
+    got = enc.encode(texts)
+    assert len(widths) == 4 and max(w[1] for w in widths[:2]) < widths[-1][1]
+    widths.clear()
+    monkeypatch.setattr(batching, "MICRO", {"torch": 100})
+    whole = enc.encode(texts)
+    assert len(widths) == 1
+    assert np.allclose(got, whole, atol=1e-5)

@@ -85,7 +85,7 @@ def test_variants_are_interleaved_and_compared_to_the_first(tmp_path):
 
 def test_cli_throughput_smoke(tmp_path):
     manifest = make_corpus(tmp_path)
-    r = CliRunner().invoke(bench, ["throughput", "--model", "tiny", "--corpus", str(manifest),
+    r = CliRunner().invoke(bench, ["throughput", "--model", "tiny", "--corpus", str(manifest), "--backend", "torch",
                                    "--batch-size", "4", "--rounds", "2", "--out", str(tmp_path / "o"), "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
@@ -101,5 +101,28 @@ def test_cli_throughput_smoke(tmp_path):
         assert v["pipeline_peak_rss_bytes"] > 0
         assert len(v["rounds"]["pipeline_items_per_s"]) == 2
     assert (tmp_path / "o" / "throughput.png").exists()
-    assert "| image | torch | 7 |" in (tmp_path / "o" / "summary.md").read_text()
+    assert "| image | torch | 4 | 7 |" in (tmp_path / "o" / "summary.md").read_text()
     assert f"report: {tmp_path / 'o' / 'report.json'}" in r.stderr
+    for m in by.values():  # the physical bound: FLOPs counted, peak measured
+        assert m["flops_per_item"] > 0 and m["peak_gflops"] > 0
+        assert m["bound_items_per_s"] == pytest.approx(m["peak_gflops"] * 1e9 / m["flops_per_item"])
+
+
+@pytest.mark.slow
+def test_cli_throughput_backends_interleaved(tmp_path, monkeypatch):
+    from xmodal.alignment.backends import graph
+
+    if not graph.installed("onnx"):
+        pytest.skip("onnxruntime not installed")
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    manifest = make_corpus(tmp_path)
+    r = CliRunner().invoke(bench, ["throughput", "--model", "tiny", "--corpus", str(manifest), "--modality", "image",
+                                   "--backend", "onnx", "torch", "--rounds", "1", "--out", str(tmp_path / "o"),
+                                   "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["params"]["backends"] == ["torch", "onnx"]  # torch eager first: the reference
+    (img,) = rep["results"]["modalities"]
+    ref, onnx = img["variants"]
+    assert (ref["name"], onnx["name"]) == ("torch", "onnx") and onnx["batch_size"] == 32
+    assert onnx["cosine_to_reference_min"] >= 0.999 and onnx["forward_over_reference"] > 0
