@@ -53,8 +53,15 @@ def _out_dir(ctx: click.Context, benchmark: str) -> Path:
     """--out, or a new run folder under the cache dir; recorded as given."""
     out = ctx.params.get("out")
     path = Path(out) if out else default_out_dir(benchmark)
+    if not out:  # a run that fails before writing anything leaves no empty folder behind
+        ctx.call_on_close(lambda: _drop_if_empty(path))
     ctx.params["out"] = str(path)  # the recorded command names the folder the report went to
     return path
+
+
+def _drop_if_empty(path: Path) -> None:
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
 
 
 def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results: Any, md: str) -> None:
@@ -281,7 +288,7 @@ def query_latency_cmd(ctx: click.Context, index: str, n: int, k: int, target: st
 def server_load_cmd(ctx: click.Context, url: str | None, index: str | None, clients: int, requests: int,
                     duration: float, k: int, target: str, query_file: str | None, server_threads: int | None,
                     tool: str, out: str | None, compare: str | None, as_json: bool) -> None:
-    """Requests/s and latency the search server sustains under CLIENTS
+    """Requests/s and latency the search server sustains under -c
     concurrent clients."""
     from .query_latency import DEFAULT_QUERIES, load_queries
     from .server_load import LoadOptions, markdown, run_server_load

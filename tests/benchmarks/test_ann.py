@@ -150,3 +150,10 @@ def test_default_out_is_a_new_folder_under_the_cache(tmp_path, monkeypatch):
     assert (run / "report.json").is_file() and (run / "summary.md").is_file()
     assert f"report: {run / 'report.json'}" in r.stderr
     assert json.loads(r.stdout)["command"].endswith(f"--out {run}")  # piped: the report as one JSON line
+
+
+def test_a_failed_run_leaves_no_empty_default_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path / "cache"))
+    r = CliRunner().invoke(bench, ["ann", "--vectors", "synthetic:axb"])
+    assert r.exit_code != 0
+    assert list((tmp_path / "cache" / "bench-runs").iterdir()) == []
