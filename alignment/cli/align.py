@@ -69,12 +69,14 @@ def align() -> None:
 
 
 @align.command("train")
-@click.option("--recipe", "recipe_name", default=None, help="Built-in recipe (lite, tiny) or a recipe JSON file.")
+@click.option("--recipe", "recipe_name", default=None,
+              help="Built-in recipe (lite, openclipart, tiny) or a recipe JSON file.")
 @click.option("--model", default=None, help="Base model spec (default: the recipe's, else lite).")
 @click.option("--data", multiple=True, type=click.Path(dir_okay=False), help="Pairs JSON Lines (repeatable).")
 @click.option("--corpus", multiple=True, help="Fetched corpus name (repeatable; default: the recipe's).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Checkpoint dir (default: $XMODAL_CACHE/alignments/<recipe name>).")
+              help="Checkpoint dir (default: <cache>/alignments/<recipe name>, the cache being "
+                   "$XMODAL_CACHE or ~/.cache/xmodal).")
 @click.option("--install", is_flag=True,
               help="Replace the shipped alignment (alignment/checkpoints/lite; --recipe lite only).")
 @click.option("--epochs", type=int, default=None)

@@ -164,3 +164,10 @@ def test_install_writes_the_shipped_checkpoint_dir(files, monkeypatch, tmp_path)
                                    "--no-baselines", "--json"], env=_env(root))
     assert res.exit_code == 0, res.output
     assert (tmp_path / "shipped" / "alignment.safetensors").is_file()
+
+
+def test_help_names_every_built_in_recipe():
+    from xmodal.alignment.train.recipes import RECIPES
+
+    res = CliRunner().invoke(cli, ["align", "train", "--help"])
+    assert res.exit_code == 0 and all(name in res.output for name in RECIPES)
