@@ -19,6 +19,7 @@ loss of the structure itself is visible at any gallery size.)
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,14 @@ class Direction:
     queries: np.ndarray  # int64 labels
     gallery: np.ndarray  # int64 labels
     relevance: Relevance
+
+
+def media_roots(paths: Sequence[str]) -> list[str]:
+    """The one folder holding every media path of a manifest written
+    outside the corpus: the indexer reads only inside its corpus roots, and
+    this manifest lives in the run's output folder, not beside the media."""
+    real = [os.path.realpath(p) for p in paths]
+    return [os.path.dirname(real[0]) if len(real) == 1 else os.path.commonpath(real)] if real else []
 
 
 def write_manifest(ds: EvalSet, path: Path, modalities: Sequence[str]) -> tuple[int, list[tuple[str, str]]]:
@@ -167,7 +176,9 @@ def run_retrieval(model: str, dataset: str, out: str | Path, root: str | None = 
     t0 = time.perf_counter()
     report = build(BuildConfig(corpus=[str(manifest)], out=str(index_dir), model=model,
                                memory=parse_memory(memory), recall=recall, factory=factory,
-                               batch_size=batch_size), stack=stack, progress=False, log=log)
+                               batch_size=batch_size,
+                               allow_roots=media_roots([it.path for it in ds.items if it.path])),
+                  stack=stack, progress=False, log=log)
     build_s = time.perf_counter() - t0
     ix = open_index(index_dir)
     rows = ix.rows(ix.labels_where())

@@ -114,11 +114,14 @@ def pipeline(stack: Embedder, modality: str, rows: list[dict[str, Any]], batch_s
     from xmodal.indexer.build import BuildConfig, build
     from xmodal.indexer.manifest import IndexStats
 
+    from .retrieval import media_roots
+
     tmp.mkdir(parents=True, exist_ok=True)
     manifest = tmp / f"{modality}.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = BuildConfig(corpus=[str(manifest)], out=str(tmp / f"{modality}.xmodal"), model=stack.spec,
-                      batch_size=batch_size, workers=workers, tune_queries=100)
+                      batch_size=batch_size, workers=workers, tune_queries=100,
+                      allow_roots=media_roots([r["path"] for r in rows if r.get("path")]))
     with peak_rss() as mem:
         rep = build(cfg, stack=stack, progress=False, log=lambda s: None)
     stats = rep.index_stats or IndexStats()
