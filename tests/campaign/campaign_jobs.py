@@ -105,6 +105,7 @@ def install_event_hooks(kill_at: int | None, log_path: str | None) -> None:
 def run_job(job: dict[str, Any], kill_at: int | None = None, log_path: str | None = None) -> None:
     """Run one job in this (child) process; `job` is JSON-able."""
     from xmodal.indexer.build import BuildConfig, build
+    from xmodal.indexer.embed import EmbedSettings
     from xmodal.indexer.update import add, remove
 
     st = stack()
@@ -114,7 +115,7 @@ def run_job(job: dict[str, Any], kill_at: int | None = None, log_path: str | Non
         build(BuildConfig([job["corpus"]], job["out"], model="tiny", shard_size=4, workers=1,
                           tune_queries=50), stack=st, progress=False)
     elif job["kind"] == "add":
-        add(job["index"], [job["corpus"]], stack=st, shard_size=4, workers=1)
+        add(job["index"], [job["corpus"]], stack=st, settings=EmbedSettings(shard_size=4, workers=1))
     elif job["kind"] == "remove":
         remove(job["index"], job["ids"])
     else:

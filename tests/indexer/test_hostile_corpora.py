@@ -34,7 +34,7 @@ def _texts(index_dir) -> str:
 
 
 def _skips(report) -> dict[str, str]:
-    return {s["item"]: s["reason"] for s in report["skipped"]}
+    return {s["item"]: s["reason"] for s in report.skipped}
 
 
 @pytest.fixture()
@@ -152,4 +152,4 @@ def test_text_cap_is_configurable(tmp_path, tiny):
     report = build(BuildConfig([str(root)], str(out), model="tiny", max_text_bytes=1000), stack=tiny,
                    progress=False)
     assert _ids(out) == {"short.txt"}
-    assert any("long.txt" in s["item"] and "1000 bytes" in s["reason"] for s in report["skipped"])
+    assert any("long.txt" in s["item"] and "1000 bytes" in s["reason"] for s in report.skipped)
