@@ -133,7 +133,9 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
 
     @app.get("/items/{item_id:path}/media", summary="The item's file (?thumb=1: image thumbnail)",
              response_class=Response, responses={
-                 200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+                 200: {"content": {"image/*": {}, "audio/*": {}, "text/plain": {},
+                                      "application/octet-stream": {}},
+                          "description": "The file, with its own media type"},
                  **error_responses(403, 404, json_route=False)})
     def item_media(item_id: str, index: str | None = None, thumb: bool = False) -> Response:
         hit, src = _lookup(engine, item_id, index)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Union
 
-from xmodal.alignment.core.items import Record
+from xmodal.alignment.core.items import Record, caption_id
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,6 @@ def caption_text(raw: bytes, where: str) -> tuple[str | None, Skipped | None]:
 def dedupe(entries: Iterable[Entry]) -> Iterator[Entry]:
     """Drop records whose id, or the id one of their captions will get, was
     already taken (by an item or a caption), reporting each collision."""
-    from ..embed import caption_id  # embed imports the readers
-
     seen: dict[str, str] = {}
     for e in entries:
         if isinstance(e, Record):

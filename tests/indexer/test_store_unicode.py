@@ -14,8 +14,8 @@ LONE = ["\udfff", "a\ud800b", "bad\udcff\udcfename.png"]
 @pytest.fixture()
 def store(tmp_path):
     db = MetaStore(tmp_path / "m.sqlite")
-    db.insert([NewRow(0, "a", "image", "item", None, "/x/a", None, {"license": "cc0", "tags": ["é"]}, "s", 0),
-               NewRow(1, "é☃", "text", "item", None, None, "snow", {"license": "by"}, "s", 1)], 1)
+    db.insert([NewRow("a", "image", "item", None, "/x/a", None, {"license": "cc0", "tags": ["é"]}, label=0, shard="s", shard_row=0),
+               NewRow("é☃", "text", "item", None, None, "snow", {"license": "by"}, label=1, shard="s", shard_row=1)], 1)
     yield db
     db.close()
 
