@@ -100,10 +100,44 @@ def parse_config(data: dict[str, Any]) -> StackConfig:
         raise XmodalError(f"config {data.get('name', '?')}: missing key {exc}") from None
 
 
-def load_config(name: str) -> StackConfig:
-    """Read `alignment/configs/<name>.json`."""
+def _read_json(name: str) -> dict[str, Any]:
     try:
         text = resources.files("xmodal.alignment.configs").joinpath(f"{name}.json").read_text()
     except FileNotFoundError:
         raise XmodalError(f"no built-in config named '{name}'") from None
-    return parse_config(json.loads(text))
+    return json.loads(text)
+
+
+def load_config(name: str, towers: str | None = None) -> StackConfig:
+    """Read `alignment/configs/<name>.json`, with the tower options of
+    `towers` ("text=mpnet,image=lite2", see `with_towers`) applied."""
+    data = _read_json(name)
+    return parse_config(with_towers(data, towers) if towers else data)
+
+
+SECTIONS = {"text": TextConfig, "image": ImageConfig, "audio": AudioConfig}
+
+
+def tower_options() -> dict[str, dict[str, dict[str, Any]]]:
+    """modality -> option name -> the config keys it sets (`configs/towers.json`)."""
+    return {m: v for m, v in _read_json("towers").items() if m in SECTIONS}
+
+
+def with_towers(data: dict[str, Any], towers: str) -> dict[str, Any]:
+    """A config dict with tower options applied: `towers` is
+    "modality=option[,modality=option]". An option that changes nothing
+    (the config already has that tower) leaves its section as it is, so the
+    default towers keep their fingerprints whichever way they are named."""
+    options = tower_options()
+    out = dict(data)
+    for part in filter(None, (p.strip() for p in towers.split(","))):
+        modality, _, name = (x.strip().lower() for x in part.partition("="))
+        if modality not in options or name not in options[modality]:
+            known = "; ".join(f"{m}={'|'.join(o)}" for m, o in options.items())
+            raise XmodalError(f"tower option {part!r} is not one of: {known}")
+        section = dict(out[modality])
+        defaults = {f.name: f.default for f in fields(SECTIONS[modality])}
+        changes = {k: v for k, v in options[modality][name].items()
+                   if section.get(k, defaults.get(k)) != (tuple(v) if isinstance(v, list) else v)}
+        out[modality] = {**section, **changes}
+    return out

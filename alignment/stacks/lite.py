@@ -82,9 +82,17 @@ def build_tiny(argument: str | None = None) -> EncoderStack:
 
 
 def build_lite(argument: str | None = None) -> EncoderStack:
-    """MiniLM + EfficientNet-Lite0 + log-mel CNN, dim 256, with the shipped
-    alignment checkpoint when there is one."""
-    stack = build_from_config(load_config("lite"), "lite")
+    """The offline towers of `configs/lite.json`, dim 256, with the shipped
+    alignment checkpoint when there is one. `argument` picks other tower
+    options (`lite:text=mpnet,image=lite2`, see `config.with_towers`); the
+    shipped alignment is installed only on the towers it was trained on,
+    other options give the bare towers (add `+align:<dir>`)."""
+    cfg = load_config("lite", argument)
+    # options that only name the default towers are plain `lite` (same towers, same alignment)
+    default = not argument or cfg.raw == load_config("lite").raw
+    stack = build_from_config(cfg, "lite" if default else f"lite:{argument}")
+    if not default:
+        return stack
     if (CHECKPOINT_DIR / "alignment.json").is_file():
         from ..aligned import apply_alignment
 

@@ -128,11 +128,11 @@ def base_stack(spec: str):
     """The towers to train on, *without* any alignment installed (the
     shipped `lite` alignment would otherwise change the audio tower)."""
     parsed = parse_spec(spec)
-    if parsed.name in ("lite", "tiny") and not parsed.argument and not parsed.align:
+    if parsed.name in ("lite", "tiny") and not parsed.align:
         from ..config import load_config
         from ..stacks.lite import build_from_config
 
-        return build_from_config(load_config(parsed.name), parsed.name)
+        return build_from_config(load_config(parsed.name, parsed.argument), parsed.base)
     return load_encoder(spec)
 
 

