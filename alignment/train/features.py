@@ -11,21 +11,22 @@ rows (older caches' plain `shard-<n>` names still load).
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 from safetensors.numpy import load_file, save_file
 
 from ..core.atomic import atomic_path, atomic_write_json
 from ..core.fingerprint import cache_dir
 from ..core.hashing import DigestMemo
+from ..heads import Head
 from ..pipeline import run_batches
 
 log = logging.getLogger(__name__)
@@ -93,28 +94,49 @@ def _shard_names(folder: Path) -> list[tuple[int, str]]:
     return out
 
 
-class _TowerOnly:
-    """Adapter: an encoder's `prepare` + its tower (no head), so the batch
-    pipeline (threaded decoding, per-item errors) yields tower features."""
+class TowerFeatures:
+    """An encoder's `prepare` + its frozen tower (no head, prompt or
+    template) on an inference backend, so the batch pipeline (decoding in
+    worker processes, per-item errors) yields unnormalised tower features.
 
-    def __init__(self, enc: Any, featurize: Callable[[list[Any]], torch.Tensor], dim: int):
-        self.enc, self.featurize, self.dim = enc, featurize, dim
+    The tower runs through `backends.runner_for` exactly as an encoder
+    does: a copy of the encoder with an identity head is the module that is
+    exported (cached per tower fingerprint) and run on ONNX Runtime /
+    OpenVINO / torch (`backend`, default `$XMODAL_BACKEND`, else auto)."""
+
+    def __init__(self, enc: Any, tower_fp: str, backend: str | None = None):
+        from ..backends import resolve_device, run_options, runner_for
+
+        dim = int(getattr(enc.tower, "out_dim", 0))
+        view = copy.copy(enc)
+        view.head = Head(dim, dim, "identity")
+        if hasattr(view, "prompt"):
+            view.prompt, view.template = None, "{}"
+        opts = run_options(backend)
+        view.runner = runner_for(opts.backend, lambda: tower_fp, resolve_device(opts.device), opts.precision)
+        self.enc, self.view, self.dim = enc, view, dim
         self.modality = enc.modality
+        self.decode_in = getattr(enc, "decode_in", "threads")
 
     def prepare(self, item: Any) -> Any:
-        return self.enc.prepare(item)
+        return self.view.prepare(item)
 
     def encode(self, batch: list[Any]) -> np.ndarray:
-        with torch.inference_mode():
-            return self.featurize(batch).float().numpy()
+        inputs = self.view.graph_inputs(batch)
+        return np.asarray(self.view.runner.run(self.view, inputs), dtype=np.float32)
 
 
-def text_featurize(enc: Any) -> Callable[[list[str]], torch.Tensor]:
-    """Frozen text features (no prompt) of already-templated strings."""
-    def run(batch: list[str]) -> torch.Tensor:
-        tok = enc.tower.tokenize(list(batch))
-        return enc.tower.features(tok["input_ids"], tok["attention_mask"], prompt=None)
-    return run
+_views: dict[tuple[int, str, str | None], TowerFeatures] = {}
+
+
+def tower_features(enc: Any, tower_fp: str, backend: str | None = None) -> TowerFeatures:
+    """One `TowerFeatures` per encoder, tower and backend for the process,
+    so its export, session and decode workers are set up once."""
+    key = (id(enc), tower_fp, backend)
+    held = _views.get(key)
+    if held is None or held.enc is not enc:
+        held = _views[key] = TowerFeatures(enc, tower_fp, backend)
+    return held
 
 
 def cached_features(
@@ -124,7 +146,7 @@ def cached_features(
     contents: Sequence[str],
     cache: FeatureCache,
     batch_size: int = 32,
-    featurize: Callable[[list[Any]], torch.Tensor] | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, list[int], list[str]]:
     """Tower features for `items` (computing only cache misses).
 
@@ -132,10 +154,11 @@ def cached_features(
     Returns (features of the usable items, their positions, skip lines)."""
     keys = [key_of(tower_fp, c) for c in contents]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.values())
+    if enc.modality == "text":
+        todo.sort(key=lambda i: len(items[i]))  # similar lengths per batch: little padding
     skipped: list[str] = []
     if todo:
-        dim = int(getattr(enc.tower, "out_dim", 0))
-        adapter = _TowerOnly(enc, featurize or enc.features, dim)
+        adapter = tower_features(enc, tower_fp, backend)
         done = 0
         chunk = max(batch_size * 16, 256)
         for s in range(0, len(todo), chunk):

@@ -17,7 +17,7 @@ from ..preprocess.text import apply_template
 from ..registry import load_encoder, parse_spec
 from .audio import audio_views
 from .data import Item, by_split
-from .features import FeatureCache, cached_features, content_keys, text_featurize
+from .features import FeatureCache, cached_features, content_keys
 from .model import MEL_KEY, Rows, SplitData
 from .recipes import Recipe
 
@@ -56,6 +56,7 @@ class FeatureOptions:
     audio_seed: int = 0
     modalities: tuple[str, ...] = ("text", "image", "audio")
     cache_root: str | None = None
+    backend: str | None = None       # frozen towers' inference backend (None: $XMODAL_BACKEND, else auto)
 
 
 def _text_rows(stack, items: list[Item], opts: FeatureOptions) -> tuple[Rows, list[str]]:
@@ -69,8 +70,8 @@ def _text_rows(stack, items: list[Item], opts: FeatureOptions) -> tuple[Rows, li
     good = np.ones(len(caps), bool)
     for t in opts.templates:
         texts = [apply_template(t, c) for c in caps]
-        feats, ok, sk = cached_features(enc, fp, texts, content_keys("text", texts), cache, 128,
-                                        featurize=text_featurize(enc))
+        feats, ok, sk = cached_features(enc, fp, texts, content_keys("text", texts), cache, 64,
+                                        backend=opts.backend)
         mask = np.zeros(len(caps), bool)
         mask[ok] = True
         good &= mask
@@ -94,7 +95,7 @@ def _file_rows(stack, modality: str, items: list[Item], opts: FeatureOptions) ->
     fp = tower_fingerprint(stack, modality)
     cache = FeatureCache(modality, fp, opts.cache_root)
     feats, ok, skipped = cached_features(enc, fp, paths, content_keys(modality, paths), cache,
-                                         32 if modality == "image" else 16)
+                                         32 if modality == "image" else 16, backend=opts.backend)
     return Rows(item=torch.as_tensor(np.asarray(owners, dtype=np.int64)[ok]),
                 feats=torch.from_numpy(feats)), skipped
 

@@ -1,6 +1,7 @@
 """Feature cache round trip and the audio augmentations."""
 import numpy as np
 import pytest
+import torch
 
 from xmodal.alignment.train.augment import AugmentConfig, add_noise, augment, gain, pitch_shift, time_shift
 from xmodal.alignment.train.features import FeatureCache, content_keys, key_of
@@ -140,3 +141,48 @@ def test_augment_is_seeded_bounded_and_changes_the_clip():
     assert a.shape == x.shape and np.abs(a).max() <= 1.0 and not np.allclose(a, x)
     same = augment(x, 16000, np.random.default_rng(1), AugmentConfig(gain_db=0, noise_p=0, shift=0, pitch_p=0))
     np.testing.assert_allclose(same, x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("modality", ["text", "image", "audio"])
+def test_tower_features_on_onnx_match_eager_tower(tmp_path, monkeypatch, modality):
+    """Training's frozen features run on the graph backend (an identity-head
+    copy of the encoder), unnormalised, and equal the eager tower's."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path))
+    from xmodal.alignment.aligned import tower_fingerprint
+    from xmodal.alignment.train.features import tower_features
+    from xmodal.alignment.train.prepare import base_stack
+
+    stack = base_stack("tiny")
+    enc = stack.encoder(modality)
+    batch = [enc.prepare(x) for x in enc.example_items()] if modality == "text" else enc.example_items()
+    view = tower_features(enc, tower_fingerprint(stack, modality), "onnx")
+    got = view.encode(batch)
+    with torch.no_grad():
+        want = enc.features(batch).float().numpy()
+    assert got.shape == want.shape == (len(batch), enc.tower.out_dim)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+    assert view.view.runner.resolved == "onnx" and enc.runner is None  # the encoder itself is untouched
+    assert tower_features(enc, tower_fingerprint(stack, modality), "onnx") is view  # set up once
+
+
+def test_cached_features_compute_only_misses_and_report_bad_items(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMODAL_CACHE", str(tmp_path))
+    from xmodal.alignment.aligned import tower_fingerprint
+    from xmodal.alignment.train.features import cached_features
+    from xmodal.alignment.train.prepare import base_stack
+
+    stack = base_stack("tiny")
+    enc, fp = stack.encoder("text"), tower_fingerprint(stack, "text")
+    cache = FeatureCache("text", fp, tmp_path)
+    texts = ["a red bird", "a much longer caption about a small blue car", "dog"]
+    feats, ok, skipped = cached_features(enc, fp, texts, content_keys("text", texts), cache, 2, backend="torch")
+    assert ok == [0, 1, 2] and not skipped and feats.shape == (3, enc.tower.out_dim)
+    with torch.no_grad():
+        np.testing.assert_allclose(feats, enc.features([enc.prepare(t) for t in texts]).numpy(), atol=1e-5)
+    calls = []
+    monkeypatch.setattr("xmodal.alignment.train.features.run_batches", lambda *a, **k: calls.append(a))
+    again, ok2, _ = cached_features(enc, fp, texts[::-1], content_keys("text", texts[::-1]), cache, 2)
+    assert not calls and ok2 == [0, 1, 2]
+    np.testing.assert_array_equal(again, feats[::-1])
