@@ -1,6 +1,8 @@
 """General MIDI level 1 program names and families, with caption-friendly names."""
 from __future__ import annotations
 
+from ..preprocess.text import article  # noqa: F401 (the corpora import it from here)
+
 # 128 GM programs in order (program number = index), as published in the GM 1 spec.
 GM_PROGRAMS = [
     "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
@@ -76,8 +78,3 @@ def spoken_name(program: int) -> str:
             return f"{paren} {kind}"
         return f"{paren} {words}"
     return words
-
-
-def article(phrase: str) -> str:
-    """'a' or 'an' + phrase."""
-    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase

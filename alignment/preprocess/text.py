@@ -28,6 +28,34 @@ def clean_text(item: Any, max_tokens: int, name: str | None = None) -> str:
     return text[: max_tokens * CHARS_PER_TOKEN_CAP]
 
 
+# Hard prompt templates: a template wraps a caption or a label ("a picture
+# of {}"); an ensemble averages the text features over several templates.
+# Training wraps captions in them (`train.prepare`), zero-shot
+# classification wraps labels (`alignment.zeroshot`). Soft prompts are part
+# of the trained model instead (`train.model.init_soft_prompt`).
+TEMPLATE_SETS: dict[str, list[str]] = {
+    "none": ["{}"],
+    "picture": ["a picture of {}"],
+    "sound": ["the sound of {}"],
+    "ensemble": ["{}", "a picture of {}", "an illustration of {}", "a drawing of {}", "clip art of {}"],
+    "sound-ensemble": ["{}", "the sound of {}", "a recording of {}"],
+}
+
+
+def templates_for(name_or_list: str | list[str]) -> list[str]:
+    """A named template set, a single template string, or a list."""
+    if isinstance(name_or_list, list):
+        return name_or_list or ["{}"]
+    if name_or_list in TEMPLATE_SETS:
+        return TEMPLATE_SETS[name_or_list]
+    return [name_or_list]
+
+
+def article(phrase: str) -> str:
+    """'a' or 'an' + phrase."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
 def apply_template(template: str, text: str) -> str:
     """'a picture of {}' + 'a cat' -> 'a picture of a cat'. str.replace, not
     format(), so braces inside user text are harmless."""

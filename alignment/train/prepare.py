@@ -13,7 +13,7 @@ import torch
 
 from ..aligned import tower_fingerprint
 from ..core.errors import XmodalError
-from ..preprocess.text import apply_template
+from ..preprocess.text import TEMPLATE_SETS, apply_template, templates_for  # noqa: F401 (re-exported)
 from ..registry import load_encoder, parse_spec
 from .audio import audio_views
 from .data import Item, by_split
@@ -24,26 +24,6 @@ from .recipes import Recipe
 log = logging.getLogger(__name__)
 
 PROMPT_MAX_TOKENS = 48  # prompt path runs the tower every step: keep rows short
-
-# hard prompt templates: a template wraps every caption ("a picture of {}");
-# an ensemble averages the frozen text features over several templates.
-# (Soft prompts are part of the trained model: `model.init_soft_prompt`.)
-TEMPLATE_SETS: dict[str, list[str]] = {
-    "none": ["{}"],
-    "picture": ["a picture of {}"],
-    "sound": ["the sound of {}"],
-    "ensemble": ["{}", "a picture of {}", "an illustration of {}", "a drawing of {}", "clip art of {}"],
-}
-
-
-def templates_for(name_or_list: str | list[str]) -> list[str]:
-    """A named template set, a single template string, or a list."""
-    if isinstance(name_or_list, list):
-        return name_or_list or ["{}"]
-    if name_or_list in TEMPLATE_SETS:
-        return TEMPLATE_SETS[name_or_list]
-    return [name_or_list]
-
 
 @dataclass
 class FeatureOptions:
