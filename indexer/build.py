@@ -20,7 +20,9 @@ from xmodal.alignment.core.protocols import Embedder
 
 from .embed import EmbedSettings, embed_to_shards
 from .factory import DEFAULT_MEMORY, Thresholds
+from .ids import build_id_roots
 from .indexing import Encoded, IndexOptions, index_shards
+from .overwrite import check_out, is_up_to_date
 from .manifest import REPORT_NAME
 from .progress import EmbedProgress, count_records
 from .publish import Writer
@@ -53,6 +55,7 @@ class BuildConfig:
     precision: str | None = None
     allow_roots: Sequence[str] = ()  # besides the corpus paths, where entries may resolve
     max_text_bytes: int = MAX_TEXT_BYTES  # per text file / caption
+    force: bool = False  # build over an existing index of another corpus or model
 
     def embed_settings(self) -> EmbedSettings:
         return EmbedSettings(self.shard_size, self.batch_size, self.workers, self.dtype)
@@ -135,6 +138,7 @@ def build(cfg: BuildConfig, stack: Embedder | None = None, progress: bool = True
     out = Path(cfg.out)
     if stack is None:  # fail before touching `out`
         stack = load_encoder(cfg.model, cfg.backend, cfg.device, cfg.precision)
+    existing = check_out(cfg, stack)
     with Writer(out, create=True) as writer:
         # Shard names carry the encoder: a rebuild with other weights never
         # overwrites shards that readers of the previous build still use.
@@ -142,13 +146,20 @@ def build(cfg: BuildConfig, stack: Embedder | None = None, progress: bool = True
         names, skipped, estats = embed_corpus(writer, read_corpus(list(cfg.corpus), allow_roots=cfg.allow_roots,
                                                                    max_text_bytes=cfg.max_text_bytes), stack, prefix,
                                               cfg.embed_settings(), progress, on_shard,
-                                              lambda: count_records(cfg.corpus))
+                                              lambda: count_records(cfg.corpus, (), cfg.allow_roots,
+                                                                    cfg.max_text_bytes))
         report = BuildReport([str(c) for c in cfg.corpus], stack.spec, stack.fingerprint,
                              backend_names(stack, chosen_only=True), skipped, estats)
+        if existing is not None and is_up_to_date(writer, existing, cfg, names, estats):
+            m = writer.manifest
+            return replace(report, generation=m.generation, factory=m.factory, search_params=m.search_params,
+                           counts=m.counts, index_stats=m.stats, up_to_date=True,
+                           total_seconds=round(time.perf_counter() - t_start, 3))
         opts = IndexOptions(cfg.memory, cfg.recall, cfg.factory, cfg.thresholds, cfg.tune_queries)
         try:
             enc = Encoded(stack.spec, stack.fingerprint, stack.dim, report.encoder_backend)
-            m = index_shards(writer, names, enc, opts, cfg.dtype, log, corpus_roots([*cfg.corpus, *cfg.allow_roots]))
+            m = index_shards(writer, names, enc, opts, cfg.dtype, log, corpus_roots([*cfg.corpus, *cfg.allow_roots]),
+                             {"id_roots": build_id_roots(cfg.corpus), "build_corpus": corpus_roots(cfg.corpus)})
         except XmodalError as exc:
             report.error = str(exc)
             atomic_write_json(out / REPORT_NAME, report.to_dict(), indent=2, sort_keys=True)

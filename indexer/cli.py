@@ -71,16 +71,21 @@ def index() -> None:
 @click.option("--shard-size", default=1024, show_default=True, type=int,
               help="Records per embedding shard (the unit of resume).")
 @click.option("--fp32", is_flag=True, help="Store shard vectors as float32 (default float16).")
+@click.option("--force", is_flag=True, help="Build over an existing index of another corpus or model "
+              "(or into a non-empty folder); without it such a build is refused.")
 @ALLOW_ROOT
 @MAX_TEXT
 @json_option("One JSON line (the default when stdout is not a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @backend_flags
 def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
-              factory: str | None, batch_size: int, shard_size: int, fp32: bool,
+              factory: str | None, batch_size: int, shard_size: int, fp32: bool, force: bool,
               allow_roots: tuple[str, ...], max_text_bytes: int, as_json: bool | None, quiet: bool,
               backend: str | None, device: str | None, precision: str | None) -> None:
     """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index.
+
+    An existing --out index is only rebuilt from the same corpus and model
+    (resuming; "up_to_date" when nothing changed), else with --force.
 
     Only files inside the CORPUS paths (a manifest's or tar's folder) and
     --allow-root folders are read: symlinks or manifest paths leading
@@ -89,7 +94,8 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
 
     cfg = BuildConfig(list(corpus), out, model, parse_memory(memory, DEFAULT_MEMORY), recall, factory, batch_size,
                       shard_size, "float32" if fp32 else "float16", backend=backend, device=device,
-                      precision=precision, allow_roots=list(allow_roots), max_text_bytes=max_text_bytes)
+                      precision=precision, allow_roots=list(allow_roots), max_text_bytes=max_text_bytes,
+                      force=force)
     try:
         report = build(cfg, progress=not quiet)
     except KeyboardInterrupt:
@@ -101,7 +107,7 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
     for key in ("recall_at_10", "latency_ms_mean", "memory_bytes", "factory_reason", "fallback"):
         if key in st:
             summary.setdefault(key, st[key])
-    _emit(summary, as_json, ["out", "model", "records", "records_per_second", "skipped_count",
+    _emit(summary, as_json, ["out", "up_to_date", "generation", "model", "records", "records_per_second", "skipped_count",
                              "skipped_by_reason", "counts", "factory", "factory_reason", "fallback",
                              "search_params", "recall_at_10", "latency_ms_mean", "memory_bytes",
                              "total_seconds"])
@@ -141,28 +147,35 @@ def add_cmd(index_dir: str, paths: tuple[str, ...], upsert: bool, batch_size: in
               help="Item ids to delete (repeat, or comma-separate).")
 @json_option("One JSON line (the default when stdout is not a terminal).")
 def remove_cmd(index_dir: str, ids: tuple[str, ...], as_json: bool | None) -> None:
-    """Delete items (and their captions) by id."""
+    """Delete items (and their captions) by id. An id that is not indexed is
+    an error (exit 2): nothing is removed, no generation is published."""
     from .update import remove
 
     wanted = [i.strip() for group in ids for i in group.split(",") if i.strip()]
     if not wanted:
         raise XmodalError("--ids: give at least one item id")
     res = remove(index_dir, wanted)
-    _emit(res.to_dict(), as_json, ["generation", "removed", "vectors_removed", "not_found", "counts", "hint"])
+    _emit(res.to_dict(), as_json, ["generation", "removed", "vectors_removed", "counts", "hint"])
 
 
 @index.command("info")
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--verify", is_flag=True, help="Check file checksums against the manifest.")
+@click.option("--verify", is_flag=True, help="Check file checksums against the manifest "
+              "(exit 1 when a file is missing or differs).")
 @json_option("One JSON line (the default when stdout is not a terminal).")
 def info_cmd(index_dir: str, verify: bool, as_json: bool | None) -> None:
     """Show the manifest: encoder, factory, tuned params, counts, measured recall."""
     from .inspect import info
 
-    _emit(info(index_dir, verify), as_json,
+    got = info(index_dir, verify)
+    _emit(got, as_json,
           ["path", "generation", "encoder_spec", "dim", "metric", "factory", "search_params",
            "counts", "recall_at_10", "recall_target", "latency_ms_mean", "memory_bytes",
-           "checksums", "hint"])
+           "snapshots", "checksums", "hint"])
+    if verify and got.get("checksums") != "ok":
+        click.echo(f"error: {index_dir} is damaged ({len(got['checksums'])} file(s) missing or differing); "
+                   f"restore a snapshot (`xmodal index restore {index_dir} NAME`) or rebuild it", err=True)
+        sys.exit(1)
 
 
 @index.command("compact")
@@ -179,3 +192,63 @@ def compact_cmd(index_dir: str, rechoose: bool, memory: str | None, recall: floa
     res = compact(index_dir, rechoose, parse_memory(memory) if memory else None, recall,
                   log=lambda s: click.echo(s, err=True))
     _emit(res.to_dict(), as_json, ["generation", "factory", "search_params", "deleted_before", "counts"])
+
+
+@index.command("snapshot")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("name")
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def snapshot_cmd(index_dir: str, name: str, as_json: bool | None) -> None:
+    """Name the current generation NAME, so `index restore` can bring it back
+    (no copy: its rows and shards are kept while the name exists)."""
+    from .snapshots import snapshot
+
+    _emit(snapshot(index_dir, name).to_dict(), as_json, ["name", "generation", "counts"])
+
+
+@index.command("snapshots")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@json_option("JSON Lines (the default when stdout is not a terminal).")
+def snapshots_cmd(index_dir: str, as_json: bool | None) -> None:
+    """List the named snapshots (one line each)."""
+    from .snapshot_list import read_snapshots
+
+    snaps = [s.to_dict() for s in sorted(read_snapshots(index_dir).values(), key=lambda s: s.generation)]
+    emit(snaps, as_json, lambda rows: "".join(f"{r['name']:>20}  generation {r['generation']}  "
+                                              f"{r['counts'].get('total', 0)} vectors\n" for r in rows)
+         or "no snapshots\n")
+
+
+@index.command("restore")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("name")
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def restore_cmd(index_dir: str, name: str, as_json: bool | None) -> None:
+    """Publish a new generation holding exactly snapshot NAME's items (undoable:
+    snapshot the current one first). Also repairs a damaged index file."""
+    from .snapshots import restore
+
+    _emit(restore(index_dir, name), as_json, ["generation", "restored", "snapshot_generation",
+                                              "rows_dropped", "rows_restored", "counts"])
+
+
+@index.command("forget")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("name")
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def forget_cmd(index_dir: str, name: str, as_json: bool | None) -> None:
+    """Drop snapshot NAME (its rows become collectable by `index gc`)."""
+    from .snapshots import drop_snapshot
+
+    _emit(drop_snapshot(index_dir, name).to_dict(), as_json, ["name", "generation"])
+
+
+@index.command("gc")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False))
+@json_option("One JSON line (the default when stdout is not a terminal).")
+def gc_cmd(index_dir: str, as_json: bool | None) -> None:
+    """Purge deleted rows, unused shards and old index files that no open
+    reader, kept generation or named snapshot needs."""
+    from .snapshots import gc
+
+    _emit(gc(index_dir), as_json, ["generation", "rows_purged", "shards_in_use", "snapshots"])

@@ -25,6 +25,7 @@ from .pins import purge_bound
 from .publish import Writer
 from .searching import supports_remove
 from .shards import read_shard
+from .snapshot_list import kept_generations
 from .tune import TuneResult, in_memory_lookup, pick_queries, tune
 
 Log = Callable[[str], None]
@@ -199,13 +200,14 @@ def publish_generation(writer: Writer, index: faiss.Index, gen: NextGeneration, 
         counts={**meta.counts(generation), "deleted": deleted}, files=writer.file_entries(name), stats=stats,
         vector_dtype=gen.vector_dtype, encoder_backend=dict(enc.backend))
     writer.publish(manifest)
-    if purge if purge is not None else supports_remove(index):
-        meta.purge_deleted(purge_bound(writer.dir, generation - 1))
-    _drop_unused_shards(writer)
+    keep = kept_generations(writer.dir)  # named snapshots stay restorable
+    if (purge if purge is not None else supports_remove(index)) and keep is not None:
+        meta.purge_deleted(purge_bound(writer.dir, generation - 1), keep)
+    drop_unused_shards(writer)
     return manifest
 
 
-def _drop_unused_shards(writer: Writer) -> None:
+def drop_unused_shards(writer: Writer) -> None:
     """Shards no row refers to any more (compacted away, superseded by a
     rebuild, or left by a crashed run that a later operation replaced)."""
     used = writer.open_meta().shards_in_use()
@@ -220,10 +222,11 @@ def _drop_unused_shards(writer: Writer) -> None:
 
 def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts: IndexOptions,
                  vector_dtype: str = "float16", log: Log = lambda s: None,
-                 corpus_roots: list[str] | None = None) -> IndexManifest:
+                 corpus_roots: list[str] | None = None, recorded: dict[str, Any] | None = None) -> IndexManifest:
     """Full build: every row of `shard_names` becomes the new generation.
 
-    `corpus_roots` (where media uris point) go into the manifest's stats."""
+    `corpus_roots` (where media uris point) and `recorded` (more stats
+    fields, e.g. the id roots) go into the manifest's stats."""
     vectors, rows = load_shards(writer.dir, shard_names)
     if not rows:
         raise XmodalError("nothing to index: every item was skipped (see build-report.json)")
@@ -240,6 +243,8 @@ def index_shards(writer: Writer, shard_names: Sequence[str], enc: Encoded, opts:
                                                    groups_of(rows))
     if corpus_roots is not None:
         stats.corpus_roots = corpus_roots
+    if recorded:
+        stats = stats.merged(recorded)
     old = meta.labels_where(None)
     meta.mark_deleted(old.tolist(), generation)  # the previous build, still visible to its readers
     meta.insert(rows, generation)

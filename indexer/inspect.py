@@ -4,13 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .manifest import read_manifest, sha256_file
+from xmodal.alignment.core.errors import XmodalError
+
+from .snapshot_list import read_snapshots
+from .manifest import IndexManifest, damaged_line, read_manifest, sha256_file
 
 COMPACT_HINT = 0.2
 
 
-def verify_files(index_dir: str | Path, files: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """name -> 'ok' | 'missing' | 'size differs' | 'checksum differs'."""
+def verify_files(index_dir: str | Path, files: dict[str, dict[str, Any]], checksums: bool = True) -> dict[str, str]:
+    """name -> 'ok' | 'missing' | 'size differs' | 'checksum differs'
+    (`checksums=False`: existence and size only, a stat per file)."""
     out = {}
     for name, entry in files.items():
         p = Path(index_dir) / name
@@ -18,11 +22,21 @@ def verify_files(index_dir: str | Path, files: dict[str, dict[str, Any]]) -> dic
             out[name] = "missing"
         elif p.stat().st_size != entry.get("bytes"):
             out[name] = "size differs"
-        elif sha256_file(p) != entry.get("sha256"):
+        elif checksums and sha256_file(p) != entry.get("sha256"):
             out[name] = "checksum differs"
         else:
             out[name] = "ok"
     return out
+
+
+def require_intact(index_dir: str | Path, manifest: IndexManifest, what: str = "") -> None:
+    """Raise the one damage line when a file the manifest lists is missing
+    or has another size (cheap: no checksums; `info --verify` has those)."""
+    bad = {k: v for k, v in verify_files(index_dir, manifest.files, checksums=False).items() if v != "ok"}
+    if bad:
+        name, problem = next(iter(sorted(bad.items())))
+        line = damaged_line(index_dir, name, problem, len(bad) - 1)
+        raise XmodalError(f"{what}: {line}" if what else line)
 
 
 def info(index_dir: str | Path, verify: bool = False) -> dict[str, Any]:
@@ -36,11 +50,13 @@ def info(index_dir: str | Path, verify: bool = False) -> dict[str, Any]:
         "recall_at_10": s.recall_at_10, "recall_target": s.recall_target,
         "latency_ms_mean": s.latency_ms_mean, "memory_bytes": s.memory_bytes,
         "index_file": m.index_file, "files": len(m.files),
+        "snapshots": sorted(read_snapshots(index_dir)),
     }
     if verify:
         res = verify_files(index_dir, m.files)
         bad = {k: v for k, v in res.items() if v != "ok"}
         out["checksums"] = "ok" if not bad else bad
+        out["intact"] = not bad
     total = max(m.counts.get("total", 0), 1)
     if m.counts.get("deleted", 0) > COMPACT_HINT * total:
         out["hint"] = f"many deleted rows: run `xmodal index compact {index_dir}`"

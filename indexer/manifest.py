@@ -65,6 +65,11 @@ class IndexStats:
     memory_note: str | None = None
     # where media uris point; when an update / a compaction made the generation
     corpus_roots: list[str] | None = None
+    # where item ids are relative to (see indexer.ids); None: an older index
+    id_roots: list[str] | None = None
+    # the corpus paths (resolved) the last full build read: a rebuild over
+    # other ones needs --force
+    build_corpus: list[str] | None = None
     updated: float | None = _unit("unix time")
     compacted: float | None = _unit("unix time")
     extra: dict[str, Any] = field(default_factory=dict)
@@ -177,6 +182,14 @@ def read_generation(index_dir: str | os.PathLike) -> int | None:
 def publish_manifest(index_dir: str | os.PathLike, manifest: IndexManifest) -> None:
     """Atomically replace the manifest: the commit point of every build/update."""
     atomic_write_bytes(Path(index_dir) / MANIFEST_NAME, manifest.to_json().encode())
+
+
+def damaged_line(index_dir: str | os.PathLike, name: str, problem: str, more: int = 0) -> str:
+    """The one line every damage report uses: what is wrong, and what to do."""
+    also = f" (and {more} more file(s))" if more else ""
+    return (f"index {index_dir} is damaged: {name} {problem}{also}; restore a snapshot "
+            f"(`xmodal index snapshots {index_dir}`, `xmodal index restore {index_dir} NAME`) or rebuild it "
+            f"(`xmodal index build CORPUS --out {index_dir} --force`)")
 
 
 def index_file_name(generation: int) -> str:

@@ -145,12 +145,33 @@ class MetaStore:
             self.db.execute("UPDATE rows SET gen_deleted=NULL WHERE gen_deleted > ?",
                             [generation])
 
-    def purge_deleted(self, upto_generation: int) -> int:
+    def purge_deleted(self, upto_generation: int, keep: Sequence[int] = ()) -> int:
         """Drop rows deleted at or before `upto_generation` for good (no
-        reader pinned to a kept generation can still see them)."""
+        reader pinned to a kept generation can still see them), except rows
+        visible at a generation in `keep` (named snapshots)."""
+        sql, params = "DELETE FROM rows WHERE gen_deleted <= ?", [upto_generation]
+        for g in keep:
+            sql += " AND NOT (gen_added <= ? AND gen_deleted > ?)"
+            params += [int(g), int(g)]
         with self._lock, self.db:
-            cur = self.db.execute("DELETE FROM rows WHERE gen_deleted <= ?", [upto_generation])
-            return cur.rowcount
+            return self.db.execute(sql, params).rowcount
+
+    def copy_rows(self, labels: Sequence[int], first_label: int, generation: int) -> list[NewRow]:
+        """Re-insert the rows at `labels` (live or not) under new labels from
+        `first_label` on, added by `generation` (a snapshot restore)."""
+        out: list[NewRow] = []
+        with self._lock:
+            for part in _chunks([int(x) for x in labels]):
+                q = ",".join("?" * len(part))
+                out += [NewRow(id_, mod, kind, parent, _uri_out(uri), text, json.loads(meta), label=-1,
+                               shard=shard, shard_row=int(srow))
+                        for id_, mod, kind, parent, uri, text, meta, shard, srow in self.db.execute(
+                            "SELECT id, modality, kind, parent_id, uri, text, metadata, shard, shard_row"
+                            f" FROM rows WHERE label IN ({q}) ORDER BY label", list(part))]
+        for j, r in enumerate(out):
+            r.label = first_label + j
+        self.insert(out, generation)
+        return out
 
     def live_rows_all(self) -> list[LiveRow]:
         """Where every live row's vector is, and its modality/kind, by label."""

@@ -56,8 +56,14 @@ class EmbedProgress:
         self.bar.close()
 
 
-def count_records(corpus: Sequence[str], roots: Sequence[str] = ()) -> int:
-    """How many records the corpus readers yield (read errors not counted)."""
+def count_records(corpus: Sequence[str], roots: Sequence[str] = (), allow_roots: Sequence[str] = (),
+                  max_text_bytes: int | None = None) -> int:
+    """How many records the corpus readers yield (read errors not counted),
+    under the same confinement as the real read (`roots`, `--allow-root`,
+    the text cap), so the total matches what will be embedded."""
     from .readers import Record, read_corpus
+    from .readers.confine import MAX_TEXT_BYTES
 
-    return sum(1 for e in read_corpus(list(corpus), list(roots)) if isinstance(e, Record))
+    entries = read_corpus(list(corpus), list(roots), list(allow_roots),
+                          MAX_TEXT_BYTES if max_text_bytes is None else max_text_bytes)
+    return sum(1 for e in entries if isinstance(e, Record))

@@ -21,6 +21,7 @@ from xmodal.alignment.core.protocols import Embedder, Labels, Where
 
 from .manifest import (MANIFEST_NAME, META_NAME, REPORT_NAME, IndexManifest, read_generation,
                        read_manifest)
+from .inspect import require_intact
 from .metadata import MetaStore
 from .searching import exact_rerank, exact_topk, reranks, to_similarity, widen
 from .searching import search as faiss_search
@@ -56,14 +57,20 @@ class IndexReader:
 
     def __init__(self, path: str | Path, mmap: bool = True):
         self.path = Path(path)
-        # Stat before reading: a manifest published in between then reads as
-        # changed, never as unchanged.
-        self._manifest_stat = _stat_key(self.path / MANIFEST_NAME)
-        self.manifest: IndexManifest = read_manifest(self.path)
-        self.generation = self.manifest.generation
-        # Pinned before anything else is read: from here on no writer purges
-        # the rows this generation's FAISS index can return.
-        self._pin = pin(self.path, self.generation)
+        for attempt in range(3):
+            self._open_pinned()
+            # A file the manifest lists gone or cut short is one clear line
+            # here, not a traceback from whichever search path touches it
+            # first; unless a writer published meanwhile (and tidied the
+            # files of older generations): then open the new one.
+            try:
+                require_intact(self.path, self.manifest)
+                break
+            except XmodalError:
+                if self._pin is not None:
+                    self._pin.close()
+                if attempt == 2 or read_generation(self.path) in (self.generation, None):
+                    raise
         self.index = load_faiss(self.path / self.manifest.index_file, mmap)
         if self.index.d != self.manifest.dim:
             raise XmodalError(f"{self.path}: index dim {self.index.d} != manifest dim "
@@ -77,6 +84,25 @@ class IndexReader:
         self._tomb_batch = faiss.IDSelectorBatch(self._tombstones) if len(self._tombstones) else None
         self._live = faiss.IDSelectorNot(self._tomb_batch) if self._tomb_batch is not None else None
         self._n_live: int | None = None
+
+    def _open_pinned(self, tries: int = 8) -> None:
+        """Read the manifest and pin its generation, then check that it is
+        still the published one: a reader overtaken by two publishes between
+        its read and its pin could otherwise lose rows (or the index file)
+        that the second publish purged. Retried until the pin is in time."""
+        for _ in range(tries):
+            # Stat before reading: a manifest published in between then reads
+            # as changed, never as unchanged.
+            self._manifest_stat = _stat_key(self.path / MANIFEST_NAME)
+            self.manifest: IndexManifest = read_manifest(self.path)
+            self.generation = self.manifest.generation
+            # From here on no writer purges the rows this generation can return.
+            self._pin = pin(self.path, self.generation)
+            if read_generation(self.path) in (self.generation, None) or self._pin is None:
+                return
+            self._pin.close()  # overtaken by a publish: pin the newer one
+        raise XmodalError(f"{self.path}: the index kept changing while opening it "
+                          f"({tries} publishes in a row); retry when its writer is done")
 
     # ---- search ------------------------------------------------------
     def search(self, q: np.ndarray, k: int, labels: Labels | None = None,

@@ -50,6 +50,7 @@ class BuildReport:
     counts: dict[str, int] | None = None
     index_stats: IndexStats | None = None
     total_seconds: float | None = None
+    up_to_date: bool = False  # an existing index of the same corpus and model: nothing published
 
     @property
     def skipped_count(self) -> int:
@@ -68,6 +69,8 @@ class BuildReport:
                         "search_params": self.search_params, "counts": self.counts,
                         "index_stats": {k: v for k, v in stats.items() if k != "tune_trials"},
                         "total_seconds": self.total_seconds})
+        if self.up_to_date:
+            out["up_to_date"] = True
         return out
 
 

@@ -22,7 +22,9 @@ import numpy as np
 from xmodal.alignment.core.atomic import atomic_write_bytes
 from xmodal.alignment.core.items import ShardRow
 
-from .manifest import SHARDS_DIR
+from xmodal.alignment.core.errors import XmodalError
+
+from .manifest import SHARDS_DIR, damaged_line
 
 DTYPES = {"float16": np.float16, "float32": np.float32}
 
@@ -109,7 +111,13 @@ class VectorStore:
         with self._lock:
             arr = self._open.get(shard)
             if arr is None:
-                arr = np.load(self.dir / f"{shard}.npy", mmap_mode="r", allow_pickle=False)
+                path = self.dir / f"{shard}.npy"
+                try:
+                    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                except (OSError, ValueError) as exc:
+                    raise XmodalError(damaged_line(self.dir.parent, f"{SHARDS_DIR}/{shard}.npy",
+                                                   "missing" if not path.exists() else f"unreadable ({exc})")
+                                      ) from None
                 self._open[shard] = arr
             return arr
 

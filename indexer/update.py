@@ -26,13 +26,14 @@ from xmodal.alignment.core.protocols import Embedder
 from .build import ShardHook, corpus_roots, embed_corpus
 from .directions import groups_of
 from .embed import EmbedSettings
-from .inspect import COMPACT_HINT  # suggest `compact` past this deleted share
+from .inspect import COMPACT_HINT, require_intact  # COMPACT_HINT: suggest `compact` past this deleted share
 from .indexing import Encoded, IndexOptions, NextGeneration, build_and_tune, load_shards, publish_generation
 from .metadata import MetaStore
 from .progress import count_records
 from .publish import Writer
 from .reader import load_faiss
 from .readers import Entry, read_corpus
+from .ids import id_roots_of
 from .readers.confine import MAX_TEXT_BYTES
 from .reports import AddResult, CompactResult, RemoveResult, UpdateResult
 from .searching import supports_remove
@@ -93,13 +94,16 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
     Entries may resolve inside the paths, the index's corpus roots and
     `allow_roots`; texts and captions are capped at `max_text_bytes`."""
     with Writer(index_dir) as writer:
+        require_intact(writer.dir, writer.manifest, "index add refused")  # never write over damage
         meta = writer.open_meta()
         stack = _stack_for(writer, stack, run)
         generation = writer.generation + 1
         old_roots = writer.manifest.stats.corpus_roots or []
-        entries = (read_corpus(list(corpus), old_roots, allow_roots, max_text_bytes)
+        id_roots = id_roots_of(writer.manifest)
+        entries = (read_corpus(list(corpus), old_roots, allow_roots, max_text_bytes, id_roots=id_roots)
                    if _is_paths(corpus) else corpus)
-        count = (lambda: count_records(list(corpus), old_roots)) if _is_paths(corpus) else None
+        count = ((lambda: count_records(list(corpus), old_roots, allow_roots, max_text_bytes))
+                 if _is_paths(corpus) else None)
         settings = replace(settings, dtype=writer.manifest.vector_dtype)
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", settings,
                                               progress, on_shard, count)
@@ -138,12 +142,18 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
 
 
 def remove(index_dir: str | Path, ids: Sequence[str]) -> RemoveResult:
-    """Delete items (with their captions) by id; unknown ids are reported."""
+    """Delete items (with their captions) by id. An id that is not indexed
+    is an error and nothing is removed (no new generation)."""
     with Writer(index_dir) as writer:
+        require_intact(writer.dir, writer.manifest, "index remove refused")
         meta = writer.open_meta()
         generation = writer.generation + 1
         found = meta.live_labels(list(ids))
         missing = [i for i in ids if i not in found]
+        if missing:
+            shown = ", ".join(repr(i) for i in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise XmodalError(f"{index_dir}: no indexed item has id {shown}; nothing was removed "
+                              f"(see the ids with `xmodal search {index_dir} ... --json`)")
         labels = sorted({lab for labs in found.values() for lab in labs})
         index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
         _remove_labels(index, meta, labels, generation)

@@ -12,11 +12,10 @@ from typing import Iterable, Iterator, Sequence
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.items import Record
 
-from .base import Entry, Skipped, dedupe
+from .base import ABSOLUTE, Entry, Skipped, dedupe, relative_id
 from .confine import MAX_TEXT_BYTES, Confinement, safe_text
 from .folder import read_folder
 from .manifests import read_csv, read_jsonl, read_parquet
-from xmodal.alignment.core.items import Record
 from .sniff import sniff_file
 from .tar import read_tar
 
@@ -24,21 +23,27 @@ MANIFEST_READERS = {".jsonl": read_jsonl, ".ndjson": read_jsonl, ".csv": read_cs
                     ".parquet": read_parquet, ".pq": read_parquet}
 
 
-def _id_root(p: Path, roots: Sequence[str | Path]) -> Path | None:
-    """The known corpus root `p` lies inside (ids are relative to it)."""
+def _id_root(p: Path, roots: Sequence[str | Path], fixed: bool = False) -> Path | None:
+    """The id root `p` lies inside (its ids are relative to it). With
+    `fixed` (the roots are an index's id roots) `p` may be the root itself,
+    and a path outside every root gets `ABSOLUTE` (ids: absolute paths)."""
     for r in roots:
         r = Path(r).resolve()
-        if r.is_dir() and p != r and r in p.parents:
+        if r.is_dir() and (r in p.parents or (fixed and p == r)):
             return r
-    return None
+    return ABSOLUTE if fixed else None
 
 
 def read_path(path: str | Path, roots: Sequence[str | Path] = (),
-              confine: Confinement | None = None) -> Iterator[Entry]:
+              confine: Confinement | None = None,
+              id_roots: Sequence[str | Path] | None = None) -> Iterator[Entry]:
     """Entries of one corpus path (folder, manifest, tar, or a single file).
 
-    `roots`: corpus roots of an existing index; a path inside one gets ids
-    relative to that root, so `index add` of an indexed file upserts it.
+    `id_roots` (an index's, see `indexer.ids`): a path inside one gets ids
+    relative to it, so `index add` of an indexed file upserts it; a path
+    outside all of them gets absolute-path ids, distinct from every indexed
+    one. Without `id_roots` (a build), ids are relative to the path itself
+    (or to the one of `roots` it lies in). A manifest's ids are its own.
     `confine`: what entries may resolve to (default: this path's roots)."""
     if not Path(path).exists():
         raise XmodalError(f"{path}: corpus path does not exist")
@@ -49,7 +54,7 @@ def read_path(path: str | Path, roots: Sequence[str | Path] = (),
         if problem:
             yield problem
             return
-    id_root = _id_root(p, roots)
+    id_root = _id_root(p, roots) if id_roots is None else _id_root(p, id_roots, fixed=True)
     if p.is_dir():
         yield from read_folder(p, id_root, confine)
     elif p.suffix.lower() in MANIFEST_READERS:
@@ -65,7 +70,7 @@ def read_folder_single(p: Path, id_root: Path | None = None,
     """A single media/text file given directly (e.g. `index add DIR a.png`)."""
     confine = confine or Confinement.for_paths([p])
     where = safe_text(str(p))
-    item_id = safe_text(p.relative_to(id_root).as_posix() if id_root else p.name)
+    item_id = safe_text(relative_id(id_root, p) if id_root else p.name)
     modality, reason = sniff_file(p)
     if modality is None:
         yield Skipped(where, reason or "unknown content")
@@ -87,19 +92,20 @@ def read_folder_single(p: Path, id_root: Path | None = None,
 
 
 def read_corpus(paths: Sequence[str | Path] | str | Path, roots: Sequence[str | Path] = (),
-                allow_roots: Sequence[str | Path] = (), max_text_bytes: int = MAX_TEXT_BYTES) -> Iterator[Entry]:
+                allow_roots: Sequence[str | Path] = (), max_text_bytes: int = MAX_TEXT_BYTES,
+                id_roots: Sequence[str | Path] | None = None) -> Iterator[Entry]:
     """All entries of all paths, in order, duplicate ids reported once each.
 
     Entries may resolve inside the paths themselves, the `roots` of an
     existing index and `allow_roots` (`--allow-root`); texts and captions
-    are capped at `max_text_bytes`."""
+    are capped at `max_text_bytes`. `id_roots`: see `read_path`."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     confine = Confinement.for_paths([Path(p).resolve() for p in paths], [*roots, *allow_roots], max_text_bytes)
 
     def chain() -> Iterable[Entry]:
         for p in paths:
-            yield from read_path(p, roots, confine)
+            yield from read_path(p, roots, confine, id_roots)
 
     return dedupe(chain())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Union
 
 from xmodal.alignment.core.items import Record, caption_id
@@ -21,6 +22,17 @@ class Skipped:
 
 
 Entry = Union[Record, Skipped]
+
+# Passed as the id root of a path outside an index's id roots (`index add
+# other/dog.png`): its ids are absolute paths, which no root-relative id
+# (never starting with '/') can equal.
+ABSOLUTE = Path("/")
+
+
+def relative_id(root: Path, p: Path) -> str:
+    """`p`'s id: its path relative to `root`, or its absolute path when
+    `root` is `ABSOLUTE` (a file outside every id root)."""
+    return p.as_posix() if root == ABSOLUTE else p.relative_to(root).as_posix()
 
 
 def parse_sidecar_json(raw: bytes | str, where: str) -> tuple[dict[str, Any], list[str], Skipped | None]:

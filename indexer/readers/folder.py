@@ -17,7 +17,7 @@ from typing import Iterator
 from xmodal.alignment.preprocess.text import escape_tree
 
 from xmodal.alignment.core.items import Record
-from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json
+from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json, relative_id
 from .confine import Confinement, safe_text
 from .sniff import TEXT_EXT, sniff_file
 from .tar import read_tar
@@ -54,7 +54,7 @@ def read_folder(root: str | Path, id_root: str | Path | None = None,
 
 
 def _rel_id(root: Path, p: Path) -> str:
-    return safe_text(p.relative_to(root).as_posix())
+    return safe_text(relative_id(root, p))
 
 
 def _group(root: Path, d: Path, names: list[str], confine: Confinement) -> Iterator[Entry]:

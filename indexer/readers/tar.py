@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 from xmodal.alignment.preprocess.text import escape_tree
 
 from xmodal.alignment.core.items import Record
-from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json
+from .base import Entry, Skipped, caption_text, guarded, parse_sidecar_json, relative_id
 from .confine import MAX_MEDIA_BYTES, Confinement, member_problem, safe_text
 from .sniff import sniff_bytes, sniff_head
 
@@ -81,7 +81,7 @@ def read_tar(path: str | Path, root: str | Path | None = None,
     """Records of one tar shard, in member order."""
     path = Path(path)
     confine = confine or Confinement.for_paths([path])
-    tar_id = safe_text((path.relative_to(root) if root else Path(path.name)).as_posix())
+    tar_id = safe_text(relative_id(Path(root), path) if root else path.name)
     tar_id = tar_id[: -len(".tar")] if tar_id.endswith(".tar") else tar_id
     try:
         tf = tarfile.open(path, "r:*")

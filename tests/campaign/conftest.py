@@ -65,7 +65,8 @@ def world(tmp_path_factory, forks):
     base = tmp_path_factory.mktemp("campaign")
     corpus, extra = base / "corpus", base / "extra"
     make_corpus(corpus, 10, 3, 3)
-    extra_ids = make_corpus(extra, 4, 1, 1, tag="x")
+    # `index add` of a folder outside the corpus root: its ids are absolute paths
+    extra_ids = [str((extra / i).resolve()) for i in make_corpus(extra, 4, 1, 1, tag="x")]
     ref = {}
     out = base / "ref-build"
     job = {"kind": "build", "corpus": str(corpus), "out": str(out)}
@@ -80,7 +81,7 @@ def world(tmp_path_factory, forks):
     ref["add"] = {"before": ref["build"]["after"], "after": snapshot(added), "seconds": secs,
                   "events": file_events(base / "add.log")}
     removed = copy_index(added, base / "ref-remove")
-    gone = ["img1.png", "tone0.wav", "note2.txt", "ximg0.png"]
+    gone = ["img1.png", "tone0.wav", "note2.txt", str((extra / "ximg0.png").resolve())]
     job = {"kind": "remove", "index": str(removed), "ids": gone}
     code, secs = run_in_child(forks, job, log=str(base / "rm.log"))
     assert code == 0, "clean remove failed"

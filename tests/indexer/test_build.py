@@ -1,6 +1,8 @@
 """End-to-end builds with the tiny random-weight encoder stack."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import tarfile
 
@@ -150,7 +152,9 @@ def test_rebuild_reuses_shards_and_old_readers_keep_working(media_corpus, tmp_pa
     first = open_index(out)
     q = tiny.encode_images([str(media_corpus / "img1.png")])
     _, before = first.search(q, 3)
-    report = build(cfg, stack=tiny, progress=False)
+    same = build(cfg, stack=tiny, progress=False)  # nothing changed: reported up to date, not republished
+    assert same.up_to_date and same.generation == 1 and not first.is_stale()
+    report = build(replace(cfg, force=True), stack=tiny, progress=False)
     assert report.embed.shards_reused == report.embed.shards and report.embed.records_embedded == 0
     assert first.is_stale() and open_index(out).generation == 2
     _, again = first.search(q, 3)  # the pinned generation still answers, with its own rows

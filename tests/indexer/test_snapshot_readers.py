@@ -52,3 +52,29 @@ def test_rows_are_purged_once_no_reader_holds_them(tmp_path):
     gc.collect()
     remove(tmp_path, ["v4"])
     assert _all_rows(tmp_path) < total  # nothing pins them now: purged as before
+
+
+def test_a_reader_overtaken_before_its_pin_opens_the_newer_generation(tmp_path, monkeypatch):
+    """The pin gap (issue 15 leftover): a reader reads manifest g, then two
+    publishes purge rows g can return before it pins g. It must notice and
+    open the published generation instead of a g whose rows are gone."""
+    from xmodal.indexer import reader as reader_mod
+
+    x = clustered(100, 16)
+    synthetic_index(tmp_path, x)
+    real_pin = reader_mod.pin
+    calls = []
+
+    def late_pin(path, generation):
+        if not calls:  # the first open is overtaken by two publishes
+            remove(tmp_path, ["v1"])
+            remove(tmp_path, ["v2"])
+        calls.append(generation)
+        return real_pin(path, generation)
+
+    monkeypatch.setattr(reader_mod, "pin", late_pin)
+    ix = open_index(tmp_path)
+    assert calls == [1, 3] and ix.generation == 3
+    _, labels = ix.search(x[[5, 1]], 3)
+    assert ix.rows(labels[0])[0].id == "v5"  # every label it returns has its row
+    assert "v1" not in [r.id for r in ix.rows(labels[1][labels[1] >= 0])]

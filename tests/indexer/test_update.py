@@ -33,19 +33,19 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
     assert res.added == 2 and res.generation == 2
     assert before.is_stale()
     q_new = tiny.encode_images([str(new[1])])
-    assert "new1.png" not in _top_ids(before, q_new, 5)  # the old generation is untouched
+    new_id = str(new[1].resolve())  # outside the corpus root: an absolute-path id, never a corpus id
+    assert new_id not in _top_ids(before, q_new, 5)  # the old generation is untouched
     after = open_index(out)
-    assert _top_ids(after, q_new, 1, modality="image") == ["new1.png"]
-    assert after.label_of("new1.png#caption0") is not None
+    assert _top_ids(after, q_new, 1, modality="image") == [new_id]
+    assert after.label_of(new_id + "#caption0") is not None
 
-    # the same id again is skipped unless --upsert; upsert replaces the vector
-    repl = tmp_path / "repl"
-    repl.mkdir()
+    # the same id again (a corpus file, changed) is skipped unless --upsert; upsert replaces the vector
+    repl = media_corpus
     Image.fromarray(np.full((24, 24, 3), 200, np.uint8)).save(repl / "img4.png")
-    res = add(out, [str(repl)], stack=tiny)
+    res = add(out, [str(repl / "img4.png")], stack=tiny)
     assert res.added == 0 and "already in the index" in res.skipped[0]["reason"]
     old_label = open_index(out).label_of("img4.png")
-    res = add(out, [str(repl)], stack=tiny, upsert=True)
+    res = add(out, [str(repl / "img4.png")], stack=tiny, upsert=True)
     assert res.added == 1 and res.replaced == 1
     ix = open_index(out)
     assert ix.label_of("img4.png") != old_label
@@ -54,8 +54,11 @@ def test_add_upsert_delete_visible_to_search(media_corpus, tmp_path, tiny, facto
     np.testing.assert_allclose(ix.vectors([ix.label_of("img4.png")]), q, atol=2e-3)  # fp16 shards
 
     # delete: the item and its caption disappear from search
-    res = remove(out, ["img2.png", "no-such-id"])
-    assert res.removed == 1 and res.not_found == ["no-such-id"]
+    with pytest.raises(XmodalError, match="no-such-id"):  # unknown id: an error, nothing removed
+        remove(out, ["img2.png", "no-such-id"])
+    assert open_index(out).label_of("img2.png") is not None
+    res = remove(out, ["img2.png"])
+    assert res.removed == 1 and res.not_found == []
     ix = open_index(out)
     q2 = tiny.encode_images([str(media_corpus / "img2.png")])
     assert "img2.png" not in _top_ids(ix, q2, 20)
