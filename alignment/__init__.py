@@ -1,5 +1,8 @@
 """Encoders into one shared space, and the contrastive prompt alignment
 that trains it. Nothing here imports FAISS."""
+import os
+import sys
+
 from .core.contracts import MODALITIES, EncodeResult, Encoder, ItemError, l2_normalise
 from .core.errors import BadInput, MissingWeights, UnknownModel, XmodalError
 from .core.threads import register_thread_setter
@@ -8,9 +11,14 @@ from .stack import EncoderStack
 
 
 def _torch_threads(n: int) -> None:
-    import torch  # lazily: `xmodal --help` must not pay for torch
-
-    torch.set_num_threads(n)
+    """Set torch's thread count, without importing torch: `xmodal --threads 1
+    search IX -k 0` must answer before paying 3-10 s for torch. Before the
+    import, torch (and its OpenMP runtime) take the count from the environment."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "set_num_threads"):
+        torch.set_num_threads(n)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(n)
 
 
 register_thread_setter("torch", _torch_threads)

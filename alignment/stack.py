@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from .core.contracts import EncodeResult, Encoder
 from .core.errors import BadInput, XmodalError
@@ -60,6 +59,8 @@ class EncoderStack:
     ) -> EncodeResult:
         """Encode what can be encoded; report the rest in `.errors`.
         `batch_size` None: the backend's preferred size for the modality."""
+        import torch  # lazily: importing xmodal.alignment must not load torch (CLI start-up)
+
         from .backends.batching import preferred_batch
 
         enc = self.encoder(modality)
@@ -86,6 +87,8 @@ class EncoderStack:
         return self._strict("audio", items, batch_size)
 
     def eval(self) -> "EncoderStack":
+        import torch
+
         for enc in self.encoders.values():
             module = getattr(enc, "module", None)
             if isinstance(module, torch.nn.Module):

@@ -15,11 +15,27 @@ import click
 
 from ..core.errors import XmodalError
 from ..core.output import emit, json_option
-from ..heads import HEADS
 from ..retrieval_metrics import KS
 
-# the kinds with something to train ('identity' passes tower features through)
-TRAINABLE_HEADS = [k for k in HEADS if k != "identity"]
+
+class HeadChoice(click.Choice):
+    """The trainable head kinds of `xmodal.alignment.heads.HEADS` ('identity'
+    passes tower features through), read when an option is parsed or its help
+    shown: importing `heads` loads torch, and `xmodal --help` must not."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from ..heads import HEADS
+
+        return [k for k in HEADS if k != "identity"]
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass  # always read from HEADS
+
 PROGRESS_LOGGER = "xmodal.alignment.train"
 
 
@@ -80,7 +96,7 @@ def align() -> None:
 @click.option("--install", is_flag=True,
               help="Replace the shipped alignment (alignment/checkpoints/lite; --recipe lite only).")
 @click.option("--epochs", type=int, default=None)
-@click.option("--head", type=click.Choice(TRAINABLE_HEADS), default=None)
+@click.option("--head", type=HeadChoice(), default=None)
 @click.option("--n-ctx", type=int, default=None, help="Soft prompt tokens (0: heads only).")
 @click.option("--prompt-init", default=None, help="Text whose embeddings initialise the soft prompt.")
 @click.option("--templates", default=None, help="Hard template ('a picture of {}') or set (none, picture, ensemble).")
