@@ -35,8 +35,9 @@ CORPORA = {
     "emoji": "Noto Color Emoji pictures captioned with Unicode CLDR names and keywords",
     "scratch": "Scratch 1.4 media library: cartoon sprites, backdrops and sounds, captioned from names",
     "art4apps": "Art4Apps picture dictionary (via pysiogame): one drawing per word, by topic",
-    "sentences": ">= 1M real English sentences (WordNet, fortunes, Python/Linux docs, Debian "
-                 "handbook, package descriptions) as a text manifest, for the scale benchmarks",
+    "sentences": ">= 1M real English sentences from 16 Debian packages (WordNet, GCIDE, FOLDOC, "
+                 "fortunes, Python/Linux/PostgreSQL/Java/Perl/Rust/Django/Git docs, man pages, the "
+                 "Debian handbook) and package descriptions, as a text manifest, for the scale benchmarks",
 }
 
 

@@ -16,10 +16,16 @@ Sources (each a Debian package, downloaded and unpacked, never installed):
 - ``perl-doc``: the Perl manual pages (POD);
 - ``dict-foldoc``: the Free On-line Dictionary of Computing;
 - ``manpages``, ``manpages-dev``: the Linux man-pages project (troff prose);
+- ``rust-doc``: The Rust Programming Language, the Reference, Rust by
+  Example, the Rustonomicon and the Edition Guide (HTML);
+- ``python-django-doc``: the Django documentation (HTML);
 - the archive's package index (``apt-cache dumpavail``): one-line package
-  descriptions.
+  descriptions;
+- ``git-doc``: the Git manual pages and user manual (HTML), read last so
+  that adding it left every earlier sentence's id unchanged (it lifts the
+  indexed part past 1M: 997,727 sentences without it).
 
-Sentences are split on end punctuation, kept when 24..300 characters with
+Sentences are split on end punctuation, kept when 20..300 characters with
 at least four words and mostly letters, and de-duplicated (case-folded).
 A stable 1% (by hash) is held out as ``queries.jsonl``: real sentences that
 are never indexed, for recall against exact search. ``sentences.jsonl`` is
@@ -36,15 +42,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..errors import XmodalError
+from ..core.errors import XmodalError
 from .base import Log
-from .cache import atomic_file, write_json_atomic
+from ..core.atomic import atomic_path
+from .cache import write_json_atomic
 from .debian import fetch_package
 
 PACKAGES = ("wordnet-base", "fortunes", "fortunes-min", "python3.11-doc", "linux-doc-6.1",
             "debian-handbook", "dict-gcide", "dict-foldoc", "postgresql-doc-15", "openjdk-17-doc",
-            "perl-doc", "manpages", "manpages-dev")
-MIN_CHARS, MAX_CHARS, MIN_WORDS = 24, 300, 4
+            "perl-doc", "manpages", "manpages-dev", "rust-doc", "python-django-doc")
+LATE_PACKAGES = ("git-doc",)  # after the package descriptions: earlier ids stay stable
+MIN_CHARS, MAX_CHARS, MIN_WORDS = 20, 300, 4
 HOLDOUT_PER_10K = 100  # 1% of sentences become held-out queries
 _SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _WS = re.compile(r"\s+")
@@ -252,6 +260,10 @@ SOURCES: dict[str, Callable[[Path], Iterator[str]]] = {
     "perl-doc": _pod,
     "manpages": _man,
     "manpages-dev": _man,
+    "rust-doc": lambda r: (s for book in ("book", "reference", "rust-by-example", "nomicon", "edition-guide")
+                           for s in _html(r, f"usr/share/doc/rust-doc/html/{book}/**/*.html")),
+    "python-django-doc": lambda r: _html(r, "usr/share/doc/python-django-doc/html/**/*.html"),
+    "git-doc": lambda r: _html(r, "usr/share/doc/git-doc/*.html"),
 }
 
 
@@ -268,7 +280,8 @@ def build_manifest(root: Path, log: Log) -> dict:
     n_s = n_q = 0
     streams = [(pkg, SOURCES[pkg](fetch_package(pkg, root, log=log))) for pkg in PACKAGES]
     streams.append(("apt-package-descriptions", _package_descriptions()))
-    with atomic_file(root / "sentences.jsonl") as tmp_s, atomic_file(root / "queries.jsonl") as tmp_q:
+    streams += [(pkg, SOURCES[pkg](fetch_package(pkg, root, log=log))) for pkg in LATE_PACKAGES]
+    with atomic_path(root / "sentences.jsonl") as tmp_s, atomic_path(root / "queries.jsonl") as tmp_q:
         with open(tmp_s, "w", encoding="utf-8") as fs, open(tmp_q, "w", encoding="utf-8") as fq:
             for source, stream in streams:
                 for text in stream:
