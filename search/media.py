@@ -2,7 +2,7 @@
 index reports (`SearchIndex.media_roots()`) or roots given explicitly,
 never anything a stored uri could point at by `..`, an absolute path
 elsewhere, or a symlink that escapes. Tar members (`shard.tar::member`) are read from the tar itself.
-Image thumbnails are made with PIL."""
+Image thumbnails are decoded like model inputs (on white) and made with PIL."""
 from __future__ import annotations
 
 import io
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmodal.alignment.core.errors import BadInput
+from xmodal.alignment.preprocess.image import decode_image
 from xmodal.indexer import MEMBER_SEP
 
 THUMB_SIZE = 256
@@ -131,21 +132,35 @@ class MediaStore:
 
 
 def make_thumbnail(data: bytes, what: str) -> bytes:
-    """Image bytes -> small JPEG bytes; BadInput for non-images / bombs."""
-    from PIL import Image, UnidentifiedImageError
+    """Image bytes -> small JPEG bytes; BadInput for non-images / bombs.
+
+    Decoded by the encoders' own `decode_image` (EXIF orientation, every
+    PIL mode, transparency composited onto white, the pixel-count guard),
+    so a thumbnail shows what the model saw, not the colour a transparent
+    pixel happens to store."""
+    from PIL import Image
+
+    if len(data) and _pixels(data) > MAX_THUMB_PIXELS:
+        raise BadInput(what, f"image has {_pixels(data)} pixels, too large to thumbnail")
+    img = decode_image(data, what, draft_size=THUMB_SIZE)
+    try:
+        img.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+    except (OSError, ValueError) as exc:
+        raise BadInput(what, f"not a readable image ({type(exc).__name__})") from None
+
+
+def _pixels(data: bytes) -> int:
+    """Width x height from the header alone (0 when PIL cannot tell)."""
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_THUMB_PIXELS:
-                raise BadInput(what, f"image is {img.width}x{img.height}, too large to thumbnail")
-            img.draft("RGB", (THUMB_SIZE, THUMB_SIZE))  # cheap JPEG downscale on decode
-            img = img.convert("RGB")
-            img.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=85)
-            return buf.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadInput(what, f"not a readable image ({type(exc).__name__})") from None
+            return img.width * img.height
+    except Exception:  # noqa: BLE001 - decode_image reports unreadable files itself
+        return 0
 
 
 def _type_of(name: str) -> str:
