@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import time
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.preprocess.text import escape_tree
@@ -30,10 +29,10 @@ from .guard import GuardMiddleware, ServeOptions, openapi_security
 from .http_errors import error_responses, install_error_handlers
 from .media import MediaForbidden, MediaNotFound, MediaStore
 from .metrics import Metrics
+from .pages import DOCS_ASSETS, FAVICON, install_page
 from .schemas import MAX_BODY_BYTES, Health, HitOut, IndexInfo, SearchRequest, SearchResponse
 from .sources import IndexSource
 
-WEB_DIR = Path(__file__).parent / "web"
 # Media is corpus content, not our page: never let it run script here.
 MEDIA_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -77,8 +76,11 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
         yield
         batcher.close()
 
-    app = FastAPI(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES, lifespan=lifespan,
-                  description="Cross-modal search over xmodal indexes: text, images and audio.")
+    # /docs and /redoc with Swagger UI / ReDoc shipped by fastapi-offline:
+    # FastAPI's own pages load them from a CDN and are blank offline.
+    app = FastAPIOffline(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES, lifespan=lifespan,
+                         description="Cross-modal search over xmodal indexes: text, images and audio.",
+                         favicon_url=FAVICON, static_url=DOCS_ASSETS)
     metrics = Metrics(extra=lambda: {
         "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
         "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
@@ -184,11 +186,7 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    install_page(app)
     if options.api_key is not None:
         _declare_api_key(app)
     # Added last: the outermost layer, so it runs before anything else.

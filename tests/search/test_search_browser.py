@@ -2,68 +2,27 @@
 driven by Playwright): type a query, see results, play a sound, click
 through to more-like-this, reload restores the state from the URL.
 A screenshot goes to test-artifacts/ in the repo root."""
-import socket
-import threading
-import time
-from pathlib import Path
-from urllib.parse import parse_qs, urlparse
-
 import pytest
 
 from xmodal.search import Engine
 from xmodal.search.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser_util import ARTIFACTS, chromium_page, serving, url_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def server(tiny_index, tiny_stack):
-    import uvicorn
-
     path, _root = tiny_index
-    app = create_app(Engine.open(str(path), encoder=tiny_stack))  # roots from the build report
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Engine.open(str(path), encoder=tiny_stack))) as url:  # roots from the build report
+        yield url
 
 
 @pytest.fixture()
 def page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1200, "height": 800})
-        errors = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page() as pg:
         yield pg
-        browser.close()
-        assert not errors, errors
-
-
-def url_state(page) -> dict:
-    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
 
 
 def test_search_play_and_more_like_this(server, page):
