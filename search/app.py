@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from fastapi_offline import FastAPIOffline
 
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.preprocess.text import escape_tree
@@ -76,11 +75,8 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
         yield
         batcher.close()
 
-    # /docs and /redoc with Swagger UI / ReDoc shipped by fastapi-offline:
-    # FastAPI's own pages load them from a CDN and are blank offline.
-    app = FastAPIOffline(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES, lifespan=lifespan,
-                         description="Cross-modal search over xmodal indexes: text, images and audio.",
-                         favicon_url=FAVICON, static_url=DOCS_ASSETS)
+    app = _fastapi(title="xmodal search", version="1", max_body_size=MAX_BODY_BYTES, lifespan=lifespan,
+                   description="Cross-modal search over xmodal indexes: text, images and audio.")
     metrics = Metrics(extra=lambda: {
         "xmodal_encode_batches_total": ("Encoder calls made for queries.", batcher.batches),
         "xmodal_encoded_queries_total": ("Queries encoded (batch size = this / batches).", batcher.encoded),
@@ -192,6 +188,18 @@ def create_app(engine: Engine, media_roots: list[str] | None = None,
     # Added last: the outermost layer, so it runs before anything else.
     app.add_middleware(GuardMiddleware, options=options)
     return app
+
+
+def _fastapi(**kw: Any) -> FastAPI:
+    """The app, with /docs and /redoc whose Swagger UI / ReDoc assets come
+    from the fastapi-offline package (FastAPI's own pages load them from a
+    CDN and are blank offline). An install that lacks the declared
+    dependency still serves, with FastAPI's CDN pages."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        return FastAPI(**kw)
+    return FastAPIOffline(favicon_url=FAVICON, static_url=DOCS_ASSETS, **kw)
 
 
 def _declare_api_key(app: FastAPI) -> None:

