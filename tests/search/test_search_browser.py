@@ -79,7 +79,7 @@ def test_search_play_and_more_like_this(server, page):
     page.screenshot(path=str(ARTIFACTS / "search-page-mixed.png"), full_page=True)
 
 
-def test_file_pick_searches_by_image(server, page, tiny_index):
+def test_file_pick_searches_by_image_shows_it_and_survives_reload(server, page, tiny_index):
     _path, root = tiny_index
     page.goto(server + "/?target=image&k=10")
     page.set_input_files("#file", str(root / "img" / "blue.png"))  # picking a file submits
@@ -87,7 +87,80 @@ def test_file_pick_searches_by_image(server, page, tiny_index):
     page.wait_for_function("document.querySelectorAll('#results .hit').length === 6")
     ids = page.eval_on_selector_all("#results .hit", "els => els.map(e => e.dataset.id)")
     assert ids[0] == "img/blue.png"  # the same picture, embedded the same way, ranks first
-    assert url_state(page) == {"target": "image", "k": "10"}  # uploads are not put in the URL
+    assert url_state(page) == {"target": "image", "k": "10", "upload": "1"}  # the file itself is not in the URL
+    page.wait_for_function("document.querySelector('#query img') && document.querySelector('#query img').naturalWidth === 96")
+    assert page.inner_text("#query-text") == "blue.png"
+    page.reload()  # the upload is kept for the tab: the same search comes back
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 6")
+    assert page.eval_on_selector_all("#results .hit", "els => els.map(e => e.dataset.id)") == ids
+    page.wait_for_function("document.querySelector('#query img') && document.querySelector('#query img').naturalWidth === 96")
+    page.click("#query-clear")
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 0")
+    assert page.is_hidden("#query")
+
+
+def ids_on(page) -> list[str]:
+    return page.eval_on_selector_all("#results .hit", "els => els.map(e => e.dataset.id)")
+
+
+def api_ids(page, body: dict) -> list[str]:
+    return page.evaluate("""async (body) => {
+        const r = await fetch('/search', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                          body: JSON.stringify(body)});
+        return (await r.json()).hits.map(h => h.id);
+    }""", body)
+
+
+def test_load_more_filters_and_dedup_live_in_the_url(server, page):
+    page.goto(server + "/?q=a+circle&k=10")
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 10")
+    page.click("#more")
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 20")
+    shown = ids_on(page)
+    assert len(set(shown)) == 20 and shown == api_ids(page, {"text": "a circle", "k": 20})  # pages = one big query
+    everything = api_ids(page, {"text": "a circle", "k": 100})
+    assert 20 < len(everything) < 30  # the corpus's 26 rows
+    page.click("#more")  # the last page is short, and the button goes
+    page.wait_for_function(f"document.querySelectorAll('#results .hit').length === {len(everything)}")
+    page.wait_for_selector("#more", state="hidden")
+    assert ids_on(page) == everything
+
+    page.fill("#where", "colour=red|blue")
+    page.press("#where", "Enter")
+    page.wait_for_function("location.search.includes('where=')")
+    page.wait_for_function("document.getElementById('status').textContent.includes('results for')")
+    filtered = ids_on(page)
+    assert filtered and filtered == api_ids(page, {"text": "a circle", "k": 10,
+                                                   "where": {"colour": ["red", "blue"]}})
+    assert url_state(page) == {"q": "a circle", "k": "10", "where": "colour=red|blue"}
+    page.check("#dedup")
+    page.wait_for_function("location.search.includes('dedup=1')")
+    page.reload()  # filter and dedup come back from the URL
+    page.wait_for_function("document.getElementById('status').textContent.includes('results for')")
+    assert page.input_value("#where") == "colour=red|blue" and page.is_checked("#dedup")
+    assert ids_on(page) == api_ids(page, {"text": "a circle", "k": 10, "dedup": 0.95,
+                                          "where": {"colour": ["red", "blue"]}})
+    page.fill("#where", "colour")
+    page.press("#where", "Enter")
+    page.wait_for_function("document.getElementById('status').classList.contains('error')")
+    assert "key=value" in page.inner_text("#status")
+
+
+def test_sounds_show_duration_and_waveform(server, page):
+    page.goto(server + "/?q=a+low+tone&target=audio")
+    page.wait_for_function("document.querySelectorAll('#results .hit').length === 4")
+    page.wait_for_function("document.querySelectorAll('#results canvas.wave[data-drawn]').length === 4")
+    durations = page.eval_on_selector_all("#results .hit", "els => els.map(e => Number(e.dataset.duration))")
+    assert all(abs(d - 1.0) < 0.05 for d in durations), durations  # the corpus's clips are 1 s long
+    assert page.eval_on_selector_all("#results .duration", "els => els.map(e => e.textContent)") == ["0:01.0"] * 4
+    inked = page.evaluate("""() => [...document.querySelectorAll('#results canvas.wave')].map(c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n / (c.width * c.height);
+    })""")
+    assert all(0.2 < f < 1.0 for f in inked), inked  # drawn bars, neither blank nor a solid block
+    players = page.eval_on_selector_all("#results audio", "els => els.map(a => a.duration)")
+    assert all(abs(d - 1.0) < 0.05 for d in players), players  # preload=metadata: no more 0:00
 
 
 def test_error_is_shown_not_thrown(server, page):
