@@ -86,7 +86,7 @@ def align() -> None:
 
 @align.command("train")
 @click.option("--recipe", "recipe_name", default=None,
-              help="Built-in recipe (lite, openclipart, tiny) or a recipe JSON file.")
+              help="Built-in recipe (lite, lite-next, openclipart, tiny) or a recipe JSON file.")
 @click.option("--model", default=None, help="Base model spec (default: the recipe's, else lite).")
 @click.option("--data", multiple=True, type=click.Path(dir_okay=False), help="Pairs JSON Lines (repeatable).")
 @click.option("--corpus", multiple=True, help="Fetched corpus name (repeatable; default: the recipe's).")

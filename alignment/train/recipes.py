@@ -118,6 +118,31 @@ RECIPES: dict[str, Recipe] = {
         corpus_caps={"openclipart": 4000},
         train=TrainConfig(epochs=20, batch_size=256, lr=2e-3, patience=4, seed=0),
     ),
+    # issue 20's candidate default, as measured in benchmarks/RESULTS.md
+    # ("Issue 20 bar"): the lab's levers (gated ConSE concept bridge sharing
+    # the text head, ImageNet-initialised Lite0 audio tower, scratch +
+    # art4apps beside the shipped corpora; never emoji), shortened to fit a
+    # time-boxed session on a shared 2-core box: openclipart capped at 2,000
+    # train items, 15 + 6 epochs, no soft prompt
+    "lite-next": Recipe(
+        name="lite-next",
+        model="lite:audio=lite0",
+        corpora=["openclipart", "tuxpaint", "scratch", "art4apps", "instruments", "freedesktop", "speech"],
+        head={"text": "mlp", "image": "linear", "audio": "mlp"},
+        templates="none",
+        n_ctx=0,
+        prompt_steps=15,
+        train_audio_tower=True,
+        audio_views=3,
+        corpus_caps={"speech": 400, "openclipart": 2000},
+        feature_dropout=0.5,
+        staged_audio=True,
+        audio_epochs=6,
+        concept={"top": 10, "tau": 1.0, "names": "description", "projection": "text", "gate": 0.5},
+        baselines=False,
+        train=TrainConfig(epochs=15, batch_size=256, lr=2e-3, patience=5, seed=0),
+        seed=0,
+    ),
     # seconds-scale recipe on the random tiny stack: for smoke tests
     "tiny": Recipe(name="tiny", model="tiny", head="linear", n_ctx=2, prompt_epochs=1, prompt_steps=2,
                    prompt_batch=8, audio_views=1, train=TrainConfig(epochs=3, batch_size=16, patience=2)),
