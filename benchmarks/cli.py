@@ -301,3 +301,61 @@ def server_load_cmd(ctx: click.Context, url: str | None, index: str | None, clie
     result = run_server_load(opts)
     params = {**asdict(opts), "queries": len(opts.queries), "query_file": query_file}
     _finish(ctx, "server-load", params, result, markdown(result, opts))
+
+
+@bench.command("scale")
+@click.option("--model", default="lite", show_default=True, help="Encoder stack spec.")
+@click.option("--corpus", "corpus", multiple=True, required=True, type=click.Path(exists=True),
+              help="Corpus path (folder, manifest, tar); repeatable.")
+@click.option("--workers", "workers", multiple=True, type=click.IntRange(min=1), default=(1, 2),
+              show_default=True, help="Ray worker counts to run (repeatable; values after the first are taken too).")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Interleaved rounds; medians are reported.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@_outputs
+@click.argument("extra_workers", nargs=-1, type=click.IntRange(min=1))
+@click.pass_context
+def scale_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], workers: tuple[int, ...],
+              rounds: int, shard_size: int, batch_size: int, out: str | None, compare: str | None,
+              as_json: bool, extra_workers: tuple[int, ...]) -> None:
+    """Embedding records/s: in-process vs Ray with N workers, in one run.
+
+    `--workers 1 2` works: values after the first are taken too."""
+    from xmodal.indexer.ray_embed import require_ray
+
+    from .scale import run_scale
+
+    require_ray()
+    out = _out_dir(ctx, "scale")
+    counts = tuple(dict.fromkeys(tuple(workers) + tuple(extra_workers)))
+    ctx.params["workers"], ctx.params["extra_workers"] = counts, ()
+    results, md = run_scale(list(corpus), model, counts, rounds, shard_size, batch_size, log=_log)
+    params = {"model": model, "corpus": list(corpus), "workers": list(counts), "rounds": rounds,
+              "shard_size": shard_size, "batch_size": batch_size}
+    _finish(ctx, "scale", params, results, md)
+
+
+@bench.command("ondisk")
+@click.option("--n", "n", type=click.IntRange(min=1000), default=10_000_000, show_default=True)
+@click.option("--dim", type=click.IntRange(min=2), default=256, show_default=True)
+@click.option("--memory", default="4G", show_default=True, help="The build's memory budget.")
+@click.option("--work", required=True, type=click.Path(file_okay=False),
+              help="Folder for the generated vectors and the index (reused on a rerun).")
+@click.option("--queries", "n_queries", type=click.IntRange(min=10), default=300, show_default=True)
+@click.option("--recall", type=float, default=0.95, show_default=True)
+@click.option("--serve-memory", default=None, help="Resident budget of the reader [default: --memory].")
+@_outputs
+@click.pass_context
+def ondisk_cmd(ctx: click.Context, n: int, dim: int, memory: str, work: str, n_queries: int,
+               recall: float, serve_memory: str | None, out: str | None, compare: str | None,
+               as_json: bool) -> None:
+    """A synthetic N x DIM index built on disk and served memory-mapped:
+    peak RSS, resident vs file size, recall@10 vs exact, QPS."""
+    from .ondisk_scale import markdown, run_ondisk
+
+    out = _out_dir(ctx, "ondisk")
+    res = run_ondisk(n, dim, memory, Path(work), n_queries, recall=recall, serve_memory=serve_memory, log=_log)
+    params = {"n": n, "dim": dim, "memory": memory, "work": work, "queries": n_queries, "recall": recall,
+              "serve_memory": serve_memory}
+    _finish(ctx, "ondisk", params, res, markdown(res))

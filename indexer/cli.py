@@ -75,27 +75,45 @@ def index() -> None:
               "(or into a non-empty folder); without it such a build is refused.")
 @ALLOW_ROOT
 @MAX_TEXT
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Embed on Ray: 'auto' (a local cluster, or the one `ray start` runs here) "
+                   "or a cluster address such as ray://head:10001.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Encoder actors on Ray (one model load each) [default: 2].")
+@click.option("--on-disk", is_flag=True, help="IVF index merged on disk and served memory-mapped "
+              "(for indexes larger than RAM; --memory bounds what is resident).")
 @json_option("One JSON line (the default when stdout is not a terminal).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @backend_flags
 def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None, recall: float,
               factory: str | None, batch_size: int, shard_size: int, fp32: bool, force: bool,
-              allow_roots: tuple[str, ...], max_text_bytes: int, as_json: bool | None, quiet: bool,
+              allow_roots: tuple[str, ...], max_text_bytes: int, ray_address: str | None,
+              workers: int | None, on_disk: bool, as_json: bool | None, quiet: bool,
               backend: str | None, device: str | None, precision: str | None) -> None:
-    """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards) and build an index.
+    """Embed CORPUS (folders, .jsonl/.csv/.parquet manifests, .tar shards, or
+    .npy vector files) and build an index.
 
     An existing --out index is only rebuilt from the same corpus and model
     (resuming; "up_to_date" when nothing changed), else with --force.
 
     Only files inside the CORPUS paths (a manifest's or tar's folder) and
-    --allow-root folders are read: symlinks or manifest paths leading
-    elsewhere, FIFOs, devices and /proc are skipped with a line."""
+    --allow-root folders are read (on Ray too: the driver reads the corpus):
+    symlinks or manifest paths leading elsewhere, FIFOs, devices and /proc
+    are skipped with a line."""
     from .build import BuildConfig, build
+    from .ray_embed import RayOptions
 
+    if ray_address is None and workers is not None:
+        raise XmodalError("--workers runs encoder actors on Ray: add --ray auto (or --ray ADDRESS)")
+    # --device/--backend/--precision choose where each Ray actor's encoder runs
+    # (one GPU per actor on CUDA); a Ray actor without a GPU sees none, so
+    # an unset device means the CPU there.
+    ray = (RayOptions(ray_address, workers or 2, device=device or "cpu", backend=backend,
+                      precision=precision) if ray_address else None)
     cfg = BuildConfig(list(corpus), out, model, parse_memory(memory, DEFAULT_MEMORY), recall, factory, batch_size,
                       shard_size, "float32" if fp32 else "float16", backend=backend, device=device,
                       precision=precision, allow_roots=list(allow_roots), max_text_bytes=max_text_bytes,
-                      force=force)
+                      force=force, ray=ray, on_disk=on_disk)
     try:
         report = build(cfg, progress=not quiet)
     except KeyboardInterrupt:
@@ -104,13 +122,14 @@ def build_cmd(corpus: tuple[str, ...], model: str, out: str, memory: str | None,
     summary = {k: v for k, v in report.to_dict().items() if k != "skipped"}
     summary["out"] = out
     st = summary.get("index_stats", {})
-    for key in ("recall_at_10", "latency_ms_mean", "memory_bytes", "factory_reason", "fallback"):
+    for key in ("recall_at_10", "latency_ms_mean", "memory_bytes", "factory_reason", "fallback",
+                "file_bytes", "resident_bytes_served"):
         if key in st:
             summary.setdefault(key, st[key])
     _emit(summary, as_json, ["out", "up_to_date", "generation", "model", "records", "records_per_second", "skipped_count",
                              "skipped_by_reason", "counts", "factory", "factory_reason", "fallback",
                              "search_params", "recall_at_10", "latency_ms_mean", "memory_bytes",
-                             "total_seconds"])
+                             "file_bytes", "resident_bytes_served", "total_seconds"])
 
 
 @index.command("add")

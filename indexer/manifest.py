@@ -18,7 +18,7 @@ from xmodal.alignment.core.atomic import atomic_write_bytes
 from xmodal.alignment.core.errors import XmodalError
 from xmodal.alignment.core.hashing import hash_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: `parts` (sharded indexes) and on-disk inverted lists
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.sqlite"
 REPORT_NAME = "build-report.json"
@@ -63,6 +63,19 @@ class IndexStats:
     # the index file
     memory_bytes: int | None = _unit("bytes")
     memory_note: str | None = None
+    # an on-disk index (`--on-disk`): its inverted-list file, the stages of
+    # its build, and what a fresh reader measured resident after searching
+    on_disk: bool | None = None
+    ivfdata: str | None = None
+    parts_added: int | None = None
+    train_seconds: float | None = _unit("s")
+    add_seconds: float | None = _unit("s")
+    merge_seconds: float | None = _unit("s")
+    file_bytes: int | None = _unit("bytes")
+    resident_bytes_opened: int | None = _unit("bytes")
+    resident_bytes_served: int | None = _unit("bytes")
+    resident_queries: int | None = None
+    resident_note: str | None = None
     # where media uris point; when an update / a compaction made the generation
     corpus_roots: list[str] | None = None
     # where item ids are relative to (see indexer.ids); None: an older index
@@ -119,6 +132,9 @@ class IndexManifest:
     # modality -> inference backend(s) that computed the vectors (e.g. "onnx",
     # "onnx,torch" after an add with another); any backend may query them
     encoder_backend: dict[str, str] = field(default_factory=dict)
+    # Further FAISS files of this generation, searched beside `index_file`
+    # and merged (a sharded index); empty for a single-file index.
+    parts: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = asdict(self)

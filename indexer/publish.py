@@ -39,6 +39,7 @@ class Writer:
                               "wait for it to finish") from None
         self.manifest: IndexManifest | None = (
             read_manifest(self.dir) if (self.dir / MANIFEST_NAME).is_file() else None)
+        self._previous_ivfdata = self.manifest.stats.ivfdata if self.manifest else None
         self.meta: MetaStore | None = None
 
     @property
@@ -83,6 +84,8 @@ class Writer:
     def publish(self, manifest: IndexManifest) -> None:
         """Commit: atomically replace the manifest, then drop old generations."""
         publish_manifest(self.dir, manifest)
+        if self.manifest is not None:
+            self._previous_ivfdata = self.manifest.stats.ivfdata
         self.manifest = manifest
         self._collect(manifest.generation)
 
@@ -96,6 +99,17 @@ class Writer:
                 p.unlink(missing_ok=True)
         for p in self.dir.glob(".index.*.faiss.tmp*"):  # left by a killed writer
             p.unlink(missing_ok=True)
+        # on-disk inverted lists outlive their generation's file: every later
+        # generation of the index maps the same data until the next rebuild
+        keep = {self.manifest.stats.ivfdata} if self.manifest else set()
+        for p in self.dir.glob("index.*.ivfdata"):
+            if p.name not in keep and not self._kept_by_previous(p.name):
+                p.unlink(missing_ok=True)
+
+    def _kept_by_previous(self, name: str) -> bool:
+        """True while the previous generation (still open in readers) maps `name`."""
+        gen = self.manifest.generation - 1 if self.manifest else 0
+        return (self.dir / f"index.{gen}.faiss").is_file() and name == self._previous_ivfdata
 
     def close(self) -> None:
         if self.meta is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -27,6 +28,10 @@ from .searching import exact_rerank, exact_topk, reranks, to_similarity, widen
 from .searching import search as faiss_search
 from .pins import pin
 from .shards import VectorStore
+
+if TYPE_CHECKING:
+    from .ondisk import Residency
+    from .sharded import IndexParts
 
 # Below this many allowed labels a filtered search is answered exactly from
 # the stored vectors: cheaper than probing an ANN structure for a few ids,
@@ -52,10 +57,35 @@ def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
         raise XmodalError(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]}); rebuild it") from None
 
 
+def load_parts(index_dir: Path, manifest: IndexManifest, mmap: bool = True) -> faiss.Index | IndexParts:
+    """The generation's FAISS index: one file, or an `IndexParts` over the
+    main file and `manifest.parts` (an on-disk main file maps its inverted
+    lists from the .ivfdata beside it)."""
+    main_path = index_dir / manifest.index_file
+    ivfdata = manifest.stats.ivfdata
+    if ivfdata:
+        from .ondisk import load_ondisk
+
+        if not (index_dir / ivfdata).is_file():
+            raise XmodalError(f"{index_dir}: {ivfdata} missing; the index is damaged, rebuild it")
+        try:
+            main = load_ondisk(main_path)
+        except RuntimeError as exc:
+            raise XmodalError(f"{main_path}: unreadable on-disk index ({str(exc).splitlines()[0]}); "
+                              "rebuild it") from None
+    else:
+        main = load_faiss(main_path, mmap)
+    if not manifest.parts:
+        return main
+    from .sharded import IndexParts
+
+    return IndexParts([main, *(load_faiss(index_dir / p, mmap) for p in manifest.parts)])
+
+
 class IndexReader:
     """A read-only view of one generation of an index directory."""
 
-    def __init__(self, path: str | Path, mmap: bool = True):
+    def __init__(self, path: str | Path, mmap: bool = True, memory: int | None = None):
         self.path = Path(path)
         for attempt in range(3):
             self._open_pinned()
@@ -71,7 +101,15 @@ class IndexReader:
                     self._pin.close()
                 if attempt == 2 or read_generation(self.path) in (self.generation, None):
                     raise
-        self.index = load_faiss(self.path / self.manifest.index_file, mmap)
+        self.index = load_parts(self.path, self.manifest, mmap)
+        # an on-disk index keeps its resident set under the memory budget
+        # (the build's --memory unless the caller gives a serving budget)
+        self.residency: Residency | None = None
+        if self.manifest.stats.ivfdata:
+            from .ondisk import Residency
+
+            main = self.index.parts[0] if self.manifest.parts else self.index
+            self.residency = Residency(main, memory or self.manifest.stats.memory_budget or 2**62)
         if self.index.d != self.manifest.dim:
             raise XmodalError(f"{self.path}: index dim {self.index.d} != manifest dim "
                               f"{self.manifest.dim}; the index is damaged, rebuild it")
@@ -133,6 +171,8 @@ class IndexReader:
             sel = faiss.IDSelectorBatch(allowed)
             scores, found = faiss_search(self.index, q, k, widen(sp, self.index.ntotal / n_allowed), sel,
                                          self.vectors)
+        if self.residency is not None:
+            self.residency.tick()
         scores = to_similarity(np.asarray(scores, np.float32), self.manifest.metric)
         scores[found < 0] = -np.inf  # FAISS pads with -FLT_MAX; the exact paths with -inf
         short = (found >= 0).sum(axis=1) < min(k, n_allowed)
@@ -253,9 +293,10 @@ class IndexReader:
         self.close()
 
 
-def open_index(path: str | Path, mmap: bool = True) -> IndexReader:
-    """Open an index directory read-only; the manifest is the only entry point."""
-    return IndexReader(path, mmap)
+def open_index(path: str | Path, mmap: bool = True, memory: int | None = None) -> IndexReader:
+    """Open an index directory read-only; the manifest is the only entry point.
+    `memory`: the resident budget of an on-disk index (default: its build's)."""
+    return IndexReader(path, mmap, memory)
 
 
 def _strings(value: object) -> list[str]:

@@ -30,6 +30,7 @@ class EmbedStats:
     embed_seconds: float = 0.0
     records_embedded: int = 0  # embedded in this run (reused shards excluded from the rate)
     records_per_second: float | None = None
+    embedded_on: str = "local"  # "local", "ray (ADDRESS, N workers)" or "imported .npy vectors"
 
 
 @dataclass

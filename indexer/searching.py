@@ -18,7 +18,12 @@ VectorsOf = Callable[[np.ndarray], np.ndarray]
 
 
 def _inner(index: faiss.Index) -> faiss.Index:
-    """Strip ID maps / pre-transforms to find the index doing the search."""
+    """Strip ID maps / pre-transforms to find the index doing the search
+    (for a sharded index, that of its first part: all parts share a type)."""
+    from .sharded import IndexParts
+
+    if isinstance(index, IndexParts):
+        index = index.parts[0]
     index = faiss.downcast_index(index)
     while isinstance(index, (faiss.IndexIDMap2, faiss.IndexIDMap, faiss.IndexPreTransform)):
         index = faiss.downcast_index(index.index)
@@ -36,7 +41,12 @@ def index_kind(index: faiss.Index) -> str:
 
 
 def supports_remove(index: faiss.Index) -> bool:
-    """HNSW graphs cannot drop nodes; those deletions stay as tombstones."""
+    """HNSW graphs cannot drop nodes, and on-disk inverted lists are shared
+    by generations (never rewritten): those deletions stay as tombstones."""
+    from .sharded import IndexParts
+
+    if isinstance(index, IndexParts):
+        return False
     return index_kind(index) != "hnsw"
 
 
@@ -119,21 +129,36 @@ def exact_rerank(q: np.ndarray, cand: np.ndarray, k: int, vectors_of: VectorsOf)
 
 
 def exact_search(vectors: np.ndarray, q: np.ndarray, k: int, labels: np.ndarray | None = None,
-                 rows: np.ndarray | None = None, chunk: int = 65536,
+                 rows: np.ndarray | None = None, chunk: int = 262_144,
                  timing: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force reference (IndexFlatIP) over `vectors[rows]` (all when
-    None), labels mapped through `labels` (row numbers when None).
-    `timing["search_seconds"]` receives the scan time when given."""
+    """Brute-force reference (inner product) over `vectors[rows]` (all when
+    None), labels mapped through `labels` (row numbers when None). Streams
+    `chunk` rows at a time, so `vectors` may be a memory-mapped view larger
+    than RAM. `timing["search_seconds"]` receives the scan time when given."""
     rows = np.arange(len(vectors)) if rows is None else np.asarray(rows)
-    flat = faiss.IndexFlatIP(vectors.shape[1])
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    k_eff = max(1, min(k, len(rows)))
+    heap = faiss.ResultHeap(len(q), k_eff, keep_max=True)
+    seconds = 0.0
     for s in range(0, len(rows), chunk):
-        flat.add(np.ascontiguousarray(vectors[rows[s : s + chunk]], dtype=np.float32))
-    t0 = time.perf_counter()
-    s, i = flat.search(np.ascontiguousarray(q, dtype=np.float32), k)
+        part = rows[s : s + chunk]
+        flat = faiss.IndexFlatIP(q.shape[1])
+        flat.add(np.ascontiguousarray(vectors[part], dtype=np.float32))
+        t0 = time.perf_counter()
+        d, i = flat.search(q, min(k_eff, len(part)))
+        heap.add_result(d, np.where(i >= 0, i + s, -1))
+        seconds += time.perf_counter() - t0
+    heap.finalize()
     if timing is not None:
-        timing["search_seconds"] = time.perf_counter() - t0
+        timing["search_seconds"] = seconds
+    scores, idx = heap.D, heap.I
+    if k_eff < k:  # fewer rows than k: pad like FAISS does
+        scores = np.pad(scores, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
+        idx = np.pad(idx, ((0, 0), (0, k - k_eff)), constant_values=-1)
+    if len(rows) == 0:
+        return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
     mapped = rows if labels is None else labels[rows]
-    return s, np.where(i >= 0, mapped[np.maximum(i, 0)], -1)
+    return scores, np.where(idx >= 0, mapped[np.maximum(idx, 0)], -1)
 
 
 def exact_topk(vectors_of: VectorsOf, q: np.ndarray, k: int, labels: np.ndarray,

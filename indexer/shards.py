@@ -65,11 +65,18 @@ def write_shard(index_dir: str | Path, shard: Shard, dtype: str = "float16") -> 
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(vectors, dtype=DTYPES[dtype]), allow_pickle=False)
     atomic_write_bytes(d / f"{name}.npy", buf.getvalue())
+    write_descriptor(index_dir, name, rows, shard.skipped, shard.records_hash, shard.fingerprint, dtype)
+
+
+def write_descriptor(index_dir: str | Path, name: str, rows: Sequence[ShardRow],
+                     skipped: Sequence[Mapping[str, str]], rec_hash: str, fingerprint: str,
+                     dtype: str = "float16") -> None:
+    """The finishing mark of a shard whose .npy is already in place."""
     desc = {
-        "name": name, "dtype": dtype, "records_hash": shard.records_hash, "fingerprint": shard.fingerprint,
-        "rows": [r.to_json() for r in rows], "skipped": list(shard.skipped),
+        "name": name, "dtype": dtype, "records_hash": rec_hash, "fingerprint": fingerprint,
+        "rows": [r.to_json() for r in rows], "skipped": list(skipped),
     }
-    atomic_write_bytes(d / f"{name}.json", json.dumps(desc, sort_keys=True).encode())
+    atomic_write_bytes(shard_dir(index_dir) / f"{name}.json", json.dumps(desc, sort_keys=True).encode())
 
 
 def read_descriptor(index_dir: str | Path, name: str) -> dict[str, Any] | None:

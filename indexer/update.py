@@ -31,7 +31,7 @@ from .indexing import Encoded, IndexOptions, NextGeneration, build_and_tune, loa
 from .metadata import MetaStore
 from .progress import count_records
 from .publish import Writer
-from .reader import load_faiss
+from .reader import load_parts
 from .readers import Entry, read_corpus
 from .ids import id_roots_of
 from .readers.confine import MAX_TEXT_BYTES
@@ -67,8 +67,13 @@ def _commit(writer: Writer, index: faiss.Index, generation: int, extra: dict[str
     if stack is not None:  # an add: its vectors may come from another backend
         backend = merge_backends(backend, backend_names(stack, chosen_only=True))
     enc = Encoded(m.encoder_spec, m.encoder_fingerprint, m.dim, backend)
-    new = publish_generation(writer, index, NextGeneration(generation, m.factory, m.search_params, stats, enc,
-                                                           m.vector_dtype), purge, deleted_total)
+    gen = NextGeneration(generation, m.factory, m.search_params, stats, enc, m.vector_dtype)
+    if m.parts:  # sharded / on-disk: the big part is shared, the others rewritten
+        from .ondisk_build import write_parts
+
+        new = write_parts(writer, index, gen, deleted_total)
+    else:
+        new = publish_generation(writer, index, gen, purge, deleted_total)
     counts = new.counts
     hint = None
     if counts.get("deleted", 0) > COMPACT_HINT * max(counts.get("total", 1), 1):
@@ -107,7 +112,7 @@ def add(index_dir: str | Path, corpus: Sequence[str] | Iterable[Entry], upsert: 
         settings = replace(settings, dtype=writer.manifest.vector_dtype)
         names, skipped, estats = embed_corpus(writer, entries, stack, f"g{generation}-", settings,
                                               progress, on_shard, count)
-        index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
+        index = load_parts(writer.dir, writer.manifest, mmap=False)
         allvecs, rows = load_shards(writer.dir, names)
         existing = meta.live_labels([r.id for r in rows if r.kind == "item"])
         replaced: list[int] = []
@@ -155,7 +160,7 @@ def remove(index_dir: str | Path, ids: Sequence[str]) -> RemoveResult:
             raise XmodalError(f"{index_dir}: no indexed item has id {shown}; nothing was removed "
                               f"(see the ids with `xmodal search {index_dir} ... --json`)")
         labels = sorted({lab for labs in found.values() for lab in labs})
-        index = load_faiss(writer.dir / writer.manifest.index_file, mmap=False)
+        index = load_parts(writer.dir, writer.manifest, mmap=False)
         _remove_labels(index, meta, labels, generation)
         done = _commit(writer, index, generation, {}, deleted=len(labels))
         return RemoveResult(**vars(done), removed=len(found), vectors_removed=len(labels), not_found=missing)

@@ -22,4 +22,4 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip setuptools wheel
 .venv/bin/pip install -q "torch==2.14.1" "torchvision==0.29.*"
-.venv/bin/pip install -q -e ".[test,towers]"
+.venv/bin/pip install -q -e ".[test,towers,ray]"

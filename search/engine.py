@@ -72,7 +72,7 @@ class Engine:
         names = source_names(paths)
         sources = [IndexSource(p, n, opener) for p, n in zip(paths, names)]
         check_same_encoder(sources)
-        if encoder is None:
+        if encoder is None and sources[0].manifest.encoder_spec != VECTORS_SPEC:
             from xmodal.alignment import load_encoder
 
             encoder = load_encoder(sources[0].manifest.encoder_spec, *_run_names(run))

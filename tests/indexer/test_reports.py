@@ -36,7 +36,7 @@ def test_report_dicts_have_the_keys_the_cli_and_build_report_always_had():
     failed = BuildReport(["c"], "tiny", "fp", {"text": "torch"}, skipped, embed, error="nothing to index")
     assert set(failed.to_dict()) == {"corpus", "model", "encoder_fingerprint", "encoder_backend", "skipped", "skipped_count",
                                      "skipped_by_reason", "records", "shards", "shards_reused", "embed_seconds",
-                                     "records_embedded", "records_per_second", "error"}
+                                     "records_embedded", "records_per_second", "embedded_on", "error"}
     done = BuildReport(["c"], "tiny", "fp", {}, skipped, embed, generation=1, factory="Flat", search_params={},
                        counts={"total": 2}, index_stats=IndexStats(family="flat", tune_trials=[{}]),
                        total_seconds=1.0)
