@@ -24,7 +24,7 @@ from xmodal.indexer.ray_embed import RayOptions
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 SHARD = 250
 TAG = f"xmodal-test-{os.getpid()}"  # in our Ray workers' environment
 
