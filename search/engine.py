@@ -25,6 +25,7 @@ import numpy as np
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.core.items import Hit, Row, hit_from_row
 from xmodal.alignment.core.protocols import Embedder, SearchIndex, Where
+from xmodal.indexer.vector_import import VECTORS_SPEC
 
 from .dedup import keep_mask
 from .options import SearchOptions
