@@ -158,3 +158,15 @@ def test_explicit_backend_that_is_missing_is_one_error(monkeypatch):
     monkeypatch.setattr(graph, "installed", lambda b: False)
     with pytest.raises(BackendError, match="onnxruntime is not installed"):
         load_encoder("tiny", backend="onnx")
+
+
+@pytest.mark.parametrize("speeds, want", [
+    ({"torch": 10.0, "onnx": 40.0, "openvino": 30.0}, "onnx"),
+    ({"torch": 10.0, "onnx": 11.6, "openvino": 12.0}, "onnx"),  # a close call keeps the measured winner
+    ({"torch": 10.0, "onnx": 20.0, "openvino": 30.0}, "openvino"),  # clearly faster here: it wins
+    ({"torch": 50.0, "onnx": 20.0, "openvino": 30.0}, "torch"),
+    ({"torch": 10.0, "openvino": 10.5}, "openvino"),  # onnx not installed: the next in the order
+    ({"torch": 10.0}, "torch"),
+])
+def test_auto_keeps_the_benchmarked_winner_unless_clearly_beaten(speeds, want):
+    assert auto.choose(speeds) == want
