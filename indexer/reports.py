@@ -115,3 +115,16 @@ class CompactResult(UpdateResult):
     factory: str = ""
     search_params: dict[str, Any] = field(default_factory=dict)
     deleted_before: int = 0
+
+
+@dataclass
+class TagResult(UpdateResult):
+    """What `xmodal tag` did: items looked at, how many got new tags, how
+    many kept theirs, how many had no label over --min-score, and the items
+    per best tag. `generation` is unchanged when nothing changed."""
+
+    items: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    untagged: int = 0
+    by_tag: dict[str, int] = field(default_factory=dict)
