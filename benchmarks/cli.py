@@ -18,7 +18,7 @@ import click
 from xmodal.alignment.core.atomic import atomic_write_text
 from xmodal.alignment.core.output import emit, json_option
 
-from xmodal.alignment.backends.flags import device_flag
+from xmodal.alignment.backends.flags import backend_flags, device_flag
 from xmodal.alignment.backends.options import BACKENDS
 
 from .report import compare_markdown, default_out_dir, git_state, load_report, write_report
@@ -164,6 +164,44 @@ def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None
     params = {"model": model, "dataset": dataset, "root": root, "split": split, "memory": memory,
               "recall": recall, "factory": factory}
     _finish(ctx, "retrieval", params, results, markdown(results))
+
+
+@bench.command("zeroshot")
+@click.option("--model", required=True, help="Model spec, e.g. lite.")
+@click.option("--dataset", required=True, type=click.Choice(["tuxpaint", "openclipart", "instruments"]),
+              help="Offline corpus whose categories are the classes (xmodal data fetch NAME).")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]),
+              help="Items scored (test and val are held out from alignment training).")
+@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Category path parts that make a class ('animals/birds' at depth 1: animals; 0: all).")
+@click.option("--templates", default=None,
+              help="Headline prompt templates [default: ensemble for images, sound-ensemble for audio].")
+@click.option("--modality", "modalities", multiple=True, type=click.Choice(["image", "audio"]),
+              help="Only these modalities [default: every one the corpus has].")
+@backend_flags
+@_outputs
+@click.pass_context
+def zeroshot_cmd(ctx: click.Context, model: str, dataset: str, split: str, depth: int, templates: str | None,
+                 modalities: tuple[str, ...], backend: str | None, device: str | None, precision: str | None,
+                 out: str | None, compare: str | None, as_json: bool) -> None:
+    """Zero-shot classification of a corpus split by its categories: top-1/
+    top-5 accuracy, mean per-class recall, macro F1, the worst classes'
+    confusions, chance levels, prompt-template variants; a confusion-matrix
+    PNG per modality."""
+    from xmodal.alignment import load_encoder
+
+    from .zeroshot import run_zeroshot
+    from .zeroshot_report import confusion_png, markdown
+
+    out_dir = _out_dir(ctx, "zeroshot")
+    stack = load_encoder(model, backend, device, precision)
+    results = run_zeroshot(stack, model, dataset, split, depth, templates, modalities, log=_log)
+    for r in results:
+        confusion_png(r, out_dir / f"confusion-{r.modality}.png")
+    params = {"model": model, "dataset": dataset, "split": split, "depth": depth, "templates": templates,
+              "modalities": list(modalities), "backend": backend, "device": device}
+    _finish(ctx, "zeroshot", params, {"runs": [asdict(r) for r in results]},
+            "\n\n".join(markdown(r) for r in results))
 
 
 @bench.command("ann-scale")

@@ -105,6 +105,29 @@ def throughput_bars(modalities: Sequence[dict[str, Any]], path: str | Path, titl
     return _save(fig, path)
 
 
+def confusion_heatmap(matrix: Sequence[Sequence[float]], names: Sequence[str], path: str | Path,
+                      title: str) -> Path:
+    """A row-normalised confusion matrix: true class down, predicted across."""
+    import numpy as np
+
+    conf = np.asarray(matrix, dtype=np.float64)
+    rows = conf.sum(axis=1, keepdims=True)
+    norm = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
+    n = len(names)
+    size = min(4 + 0.28 * n, 30)
+    fig, ax = plt.subplots(figsize=(size, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    short = [c if len(c) <= 28 else c[:25] + "..." for c in names]
+    ax.set_xticks(range(n), short, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), short, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _save(fig, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
