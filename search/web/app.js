@@ -94,23 +94,27 @@ async function post(body) {
 
 const hitKey = (hit) => (hit.metadata.index || "") + "\u0000" + hit.id;
 
-// One page more of the current search: the first `count + pageSize` results,
-// of which the ones not shown yet are appended.
+// One page more of the current search. A server that pages (its answer
+// carries `offset`) is asked for the next `pageSize` results after the ones
+// shown; an older one for the first `count + pageSize`, of which the ones
+// not shown yet are appended. Either way pages add up to one long list.
 async function fetchPage(reset) {
   const c = current;
-  const want = Math.min(MAX_K, c.count + c.pageSize);
+  const paged = c.paged && !reset;
+  const want = paged ? c.pageSize : Math.min(MAX_K, c.count + c.pageSize);
   results.setAttribute("aria-busy", "true");
   moreButton.disabled = true;
   if (reset) setStatus("Searching " + c.what + "…");
   try {
-    const data = await post({ ...c.body, k: want });
+    const data = await post(paged ? { ...c.body, k: want, offset: c.count } : { ...c.body, k: want });
     if (!data || c !== current) return;
+    c.paged = data.offset !== undefined;
     const fresh = data.hits.filter((h) => !c.shown.has(hitKey(h)));
     fresh.forEach((h) => c.shown.add(hitKey(h)));
     if (reset) results.replaceChildren();
     results.append(...fresh.map(card));
     c.count = c.shown.size;
-    moreButton.hidden = data.hits.length < want || want >= MAX_K || !fresh.length;
+    moreButton.hidden = data.hits.length < want || (!c.paged && want >= MAX_K) || !fresh.length;
     setStatus(c.count ? `${c.count} results for ${c.what} (${data.took_ms.toFixed(1)} ms)`
                       : `No results for ${c.what}.`);
   } catch (err) {
@@ -140,11 +144,18 @@ function card(hit) {
   node.title = "More like this";
   const info = el("div", "info");
   info.append(el("div", "id", hit.id));
-  const caption = hit.metadata.caption || (hit.modality !== "text" && hit.metadata.text);
+  const caption = hit.caption || hit.metadata.caption || (hit.modality !== "text" && hit.metadata.text);
   if (caption) info.append(el("div", "caption", caption));
   if (hit.metadata.parent_id) info.append(el("div", "caption", "caption of " + hit.metadata.parent_id));
   const meta = el("div", "meta");
-  meta.append(el("span", "badge", hit.modality), el("span", "score", hit.score.toFixed(3)));
+  meta.append(el("span", "badge", hit.modality));
+  if (hit.match) {  // an item: did its own media or one of its captions match?
+    const why = el("span", "badge match", hit.match === "caption" ? "by caption" : "by " + hit.modality);
+    why.title = hit.match === "caption" ? "matched through its caption “" + (hit.caption || "") + "”"
+                                        : "matched by the " + hit.modality + " itself";
+    meta.append(why);
+  }
+  meta.append(el("span", "score", hit.score.toFixed(3)));
   info.append(meta);
   node.append(mediaBlock(hit, node), info);
   node.addEventListener("click", (e) => {

@@ -108,8 +108,25 @@ function mediaBlock(hit, card) {
     media.append(audioBlock(hit.media_url, card));
   } else {
     media.append(el("div", "text", hit.metadata.text || ""));
+    if (hit.metadata.parent_id) parentPicture(hit.metadata.parent_id, media);
   }
   return media;
+}
+
+// A caption's card also shows the picture it describes (a small thumbnail).
+async function parentPicture(parentId, media) {
+  try {
+    const resp = await fetch("/items/" + parentId.split("/").map(encodeURIComponent).join("/"));
+    if (!resp.ok) return;
+    const parent = await resp.json();
+    if (parent.modality !== "image" || !parent.media_url) return;
+    const img = el("img", "parent");
+    img.loading = "lazy";
+    img.alt = "the image this caption describes";
+    img.src = withParam(parent.media_url, "thumb", "1");
+    media.classList.add("with-parent");
+    media.append(img);
+  } catch { /* the caption alone is still shown */ }
 }
 
 // What the query was: an uploaded file (a data: URL) or an indexed item.

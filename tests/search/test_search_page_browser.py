@@ -61,9 +61,13 @@ def test_thumbnail_is_white_where_the_image_is_transparent(tmp_path):
         # the rendered picture inside the element (object-fit: contain letterboxes it)
         box = page.evaluate("""() => {
             const i = document.querySelector('#results img'), r = i.getBoundingClientRect();
-            const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight);
+            const cs = getComputedStyle(i), px = (v) => parseFloat(v) || 0;
+            const left = px(cs.paddingLeft) + px(cs.borderLeftWidth), top = px(cs.paddingTop) + px(cs.borderTopWidth);
+            const cw = r.width - left - px(cs.paddingRight) - px(cs.borderRightWidth);
+            const ch = r.height - top - px(cs.paddingBottom) - px(cs.borderBottomWidth);
+            const s = Math.min(cw / i.naturalWidth, ch / i.naturalHeight);
             const w = i.naturalWidth * s, h = i.naturalHeight * s;
-            return {x: (r.width - w) / 2, y: (r.height - h) / 2, w, h};
+            return {x: left + (cw - w) / 2, y: top + (ch - h) / 2, w, h};
         }""")
         shot = Image.open(io.BytesIO(img.screenshot())).convert("RGB")
         x0, y0 = int(box["x"]) + 3, int(box["y"]) + 3
