@@ -3,7 +3,6 @@
 piped or with --json (one shared option, alignment.core.output), a readable summary on a terminal, user errors one line."""
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -12,7 +11,7 @@ import click
 from xmodal.alignment.backends.flags import backend_flags
 from xmodal.alignment.backends.options import RunOptions
 from xmodal.alignment.core.errors import XmodalError
-from xmodal.alignment.core.output import emit, json_option, wants_json
+from xmodal.alignment.core.output import emit, json_option, record_table, rows_table, wants_json
 
 from xmodal.alignment.core.sizes import parse_memory
 
@@ -27,15 +26,9 @@ MAX_TEXT = click.option(
     help="Largest text file or caption indexed; bigger ones are skipped and reported.")
 
 
-def _summary(obj: dict[str, Any], keys: list[str]) -> str:
-    """`key: value` lines of the `keys` that `obj` has."""
-    return "".join(f"{k:>18}: {json.dumps(obj[k], default=str) if isinstance(obj[k], (dict, list)) else obj[k]}\n"
-                   for k in keys if k in obj)
-
-
 def _emit(obj: dict[str, Any], as_json: bool | None, keys: list[str]) -> None:
-    """One JSON line when piped/--json; otherwise `key: value` lines."""
-    emit([obj], as_json, lambda rows: _summary(rows[0], keys))
+    """One JSON line when piped/--json; otherwise a (field, value) table of `keys`."""
+    emit([obj], as_json, lambda rows: record_table(rows[0], keys))
 
 
 def _skips(skipped: list[dict[str, str]], as_json: bool | None) -> None:
@@ -233,9 +226,11 @@ def snapshots_cmd(index_dir: str, as_json: bool | None) -> None:
     from .snapshot_list import read_snapshots
 
     snaps = [s.to_dict() for s in sorted(read_snapshots(index_dir).values(), key=lambda s: s.generation)]
-    emit(snaps, as_json, lambda rows: "".join(f"{r['name']:>20}  generation {r['generation']}  "
-                                              f"{r['counts'].get('total', 0)} vectors\n" for r in rows)
-         or "no snapshots\n")
+    for s in snaps:
+        s["vectors"] = s["counts"].get("total", 0)
+    emit(snaps, as_json, lambda rows: rows_table(rows, [("name", "name"), ("generation", "generation"),
+                                                        ("vectors", "vectors"), ("created", "created")],
+                                                 right=("generation", "vectors")) if rows else "no snapshots\n")
 
 
 @index.command("restore")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from urllib.parse import quote, unquote_to_bytes
@@ -19,10 +18,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from xmodal.alignment.core.errors import XmodalError
+from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.core.items import LiveRow, NewRow, Row
 from xmodal.alignment.preprocess.text import escape_surrogates
 from xmodal.alignment.core.protocols import Where
+from xmodal.alignment.core.where import Cond, conditions, unknown_fields
+
+from . import fields
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -46,7 +48,6 @@ CREATE INDEX IF NOT EXISTS rows_modality ON rows(modality, kind);
 """
 
 _CHUNK = 900  # stay under SQLite's host-parameter limit on old builds
-_KEY = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 
 
 def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -112,7 +113,9 @@ class MetaStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            fields.ensure(self.db)  # typed field index (back-filled once for older databases)
         self.db.execute("PRAGMA busy_timeout=10000")
+        self._types: dict[str, str] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -129,6 +132,8 @@ class MetaStore:
                   json.dumps(r.metadata, sort_keys=True), r.shard, r.shard_row, generation)
                  for r in rows],
             )
+            fields.index_rows(self.db, [(r.label, r.metadata) for r in rows])
+        self._types = None
 
     def mark_deleted(self, labels: Sequence[int], generation: int) -> None:
         with self._lock, self.db:
@@ -141,6 +146,7 @@ class MetaStore:
     def rollback_after(self, generation: int) -> None:
         """Undo rows written by an update that never published its manifest."""
         with self._lock, self.db:
+            fields.drop_labels(self.db, "gen_added > ?", [generation])
             self.db.execute("DELETE FROM rows WHERE gen_added > ?", [generation])
             self.db.execute("UPDATE rows SET gen_deleted=NULL WHERE gen_deleted > ?",
                             [generation])
@@ -154,6 +160,7 @@ class MetaStore:
             sql += " AND NOT (gen_added <= ? AND gen_deleted > ?)"
             params += [int(g), int(g)]
         with self._lock, self.db:
+            fields.drop_labels(self.db, sql[len("DELETE FROM rows WHERE "):], params)
             return self.db.execute(sql, params).rowcount
 
     def copy_rows(self, labels: Sequence[int], first_label: int, generation: int) -> list[NewRow]:
@@ -229,12 +236,29 @@ class MetaStore:
                     out[int(lab)] = (shard, int(row))
         return out
 
+    def location_map(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every row's vector location at once: (shard names, shard index by
+        label (-1: no row), row in the shard by label)."""
+        with self._lock:
+            got = self.db.execute("SELECT label, shard, shard_row FROM rows").fetchall()
+        names = sorted({r[1] for r in got})
+        pos = {n: i for i, n in enumerate(names)}
+        size = max((r[0] for r in got), default=-1) + 1
+        shard_of = np.full(size, -1, np.int32)
+        row_of = np.zeros(size, np.int64)
+        if got:
+            labels = np.fromiter((r[0] for r in got), np.int64, len(got))
+            shard_of[labels] = np.fromiter((pos[r[1]] for r in got), np.int32, len(got))
+            row_of[labels] = np.fromiter((r[2] for r in got), np.int64, len(got))
+        return names, shard_of, row_of
+
     def labels_where(self, gen: int | None, modality: str | None = None, kind: str | None = None,
                      where: Where | None = None) -> np.ndarray:
         """Labels visible at `gen` matching the filters, sorted ascending.
 
-        `where` maps a metadata field to a value (equality) or a list/tuple/set
-        of values (`in`); dotted names reach into nested objects."""
+        `where`: a metadata filter (`alignment.core.where`: equality, in,
+        not, ranges, exists; dotted names reach into nested objects). A
+        field no row has is an error naming the known ones."""
         cond, params = _visible(gen)
         sql = [f"SELECT label FROM rows WHERE {cond}"]
         if modality is not None:
@@ -243,23 +267,27 @@ class MetaStore:
         if kind is not None:
             sql.append("AND kind = ?")
             params.append(kind)
-        for key, value in (where or {}).items():
-            if not isinstance(key, str) or not _KEY.match(key):
-                raise XmodalError(f"filter field {key!r}: use letters, digits, '_', '-', '.' only")
-            path = "$" + "".join(f'."{part}"' for part in key.split("."))
-            if isinstance(value, (list, tuple, set, frozenset)):
-                values = [_sql_value(v) for v in value]
-                if not values:
-                    return np.zeros(0, np.int64)
-                sql.append(f"AND json_extract(metadata, ?) IN ({','.join('?' * len(values))})")
-                params += [path, *values]
-            else:
-                sql.append("AND json_extract(metadata, ?) = ?")
-                params += [path, _sql_value(value)]
+        conds = conditions(where)
+        if conds:
+            types = self.field_types()
+            problem = unknown_fields(conds, types)
+            if problem:
+                raise XmodalError(problem)
+            cond_sql, cond_params = (fields.compile_filter(conds, types) if fields.has_fields(self.db)
+                                     else _legacy_filter(conds, types))
+            sql.append(f"AND {cond_sql}")
+            params += cond_params
         sql.append("ORDER BY label")
         with self._lock:
             got = self.db.execute(" ".join(sql), params).fetchall()
         return np.fromiter((r[0] for r in got), dtype=np.int64, count=len(got))
+
+    def field_types(self) -> dict[str, str]:
+        """Metadata field -> number | text | bool | mixed (typed at build time)."""
+        if self._types is None or not self.readonly:
+            with self._lock:
+                self._types = fields.field_types(self.db)
+        return self._types
 
     def deleted_labels(self, gen: int) -> np.ndarray:
         """Labels deleted at or before `gen` (tombstones some index types still hold)."""
@@ -290,6 +318,40 @@ class MetaStore:
                 out[key] = out.get(key, 0) + n
         out["total"] = sum(out.values())
         return out
+
+
+def _legacy_filter(conds: Sequence[Cond], types: dict[str, str]) -> tuple[str, list[Any]]:
+    """Filter SQL for a database without the typed field index (an index
+    built before it; read-only here): a scan of the metadata JSON. Same
+    semantics, except that list-valued fields are not matched per element."""
+    sql, params = [], []
+    for c in conds:
+        path = "$" + "".join(f'."{part}"' for part in c.key.split("."))
+        col = "json_extract(metadata, ?)"
+        if c.op == "exists":
+            sql.append(f"{col} IS {'NOT ' if c.value else ''}NULL")
+            params.append(path)
+        elif c.op in ("in", "nin", "eq", "ne"):
+            vals = [_sql_value(v) for v in fields.coerce_values(c, types.get(c.key, "text"))]
+            if not vals:
+                sql.append("0" if c.op in ("in", "eq") else "1")
+                continue
+            q = ",".join("?" * len(vals))
+            if c.op in ("in", "eq"):
+                sql.append(f"{col} IN ({q})")
+                params += [path, *vals]
+            else:
+                sql.append(f"({col} IS NULL OR {col} NOT IN ({q}))")
+                params += [path, path, *vals]
+        else:
+            if types.get(c.key) not in ("number", "mixed"):
+                raise BadInput(f"where.{c.key}", f"is a {types.get(c.key)} field: ranges need a number field")
+            sql.append(f"{col} {_RANGE_SQL[c.op]} ?")
+            params += [path, float(c.value)]
+    return " AND ".join(sql), params
+
+
+_RANGE_SQL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 def _sql_value(v: Any) -> Any:

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 # the stored vectors: cheaper than probing an ANN structure for a few ids,
 # and it never comes back short because the ids sat in unprobed lists.
 EXACT_FILTER_LIMIT = 4096
+# Once this many stored vectors were asked for (filtered exact searches,
+# rescoring), every row's vector location is read into memory at once
+# (about 8 bytes a row) instead of one SQLite lookup per call.
+LOCATION_MAP_AFTER = 20_000
 
 
 def load_faiss(path: Path, mmap: bool = True) -> faiss.Index:
@@ -122,6 +126,9 @@ class IndexReader:
         self._tomb_batch = faiss.IDSelectorBatch(self._tombstones) if len(self._tombstones) else None
         self._live = faiss.IDSelectorNot(self._tomb_batch) if self._tomb_batch is not None else None
         self._n_live: int | None = None
+        self._all_labels: np.ndarray | None = None
+        self._asked = 0  # stored vectors asked for so far
+        self._loc_map: tuple[list[str], np.ndarray, np.ndarray] | None = None
 
     def _open_pinned(self, tries: int = 8) -> None:
         """Read the manifest and pin its generation, then check that it is
@@ -165,6 +172,8 @@ class IndexReader:
             if len(self._tombstones):
                 allowed = np.setdiff1d(allowed, self._tombstones)
             allowed = allowed[allowed >= 0]
+            if self._keeps_all(allowed):
+                return self.search(q, k, None, rescore)  # no selector over every row
             if len(allowed) <= EXACT_FILTER_LIMIT:
                 return exact_topk(self.vectors, q, k, allowed)
             n_allowed = len(allowed)
@@ -185,6 +194,15 @@ class IndexReader:
             pool = allowed if allowed is not None else self.labels_where()
             scores[short], found[short] = exact_topk(self.vectors, q[short], k, pool)
         return scores, found
+
+    def _keeps_all(self, allowed: np.ndarray) -> bool:
+        """True when `allowed` is exactly the live rows (a filter keeping 100%)."""
+        if len(allowed) != self._live_count():
+            return False
+        if self._all_labels is None:
+            self._all_labels = self.labels_where()
+        ordered = allowed if np.all(allowed[1:] > allowed[:-1]) else np.unique(allowed)
+        return bool(np.array_equal(ordered, self._all_labels))
 
     def _query(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float32)
@@ -223,6 +241,14 @@ class IndexReader:
     def vectors(self, labels: Labels) -> np.ndarray:
         """Stored vectors (float32 (n, d)) for exact re-scoring / more-like-this."""
         labels = np.asarray(labels, dtype=np.int64).ravel()
+        self._asked += len(labels)
+        if self._loc_map is None and self._asked >= LOCATION_MAP_AFTER:
+            self._loc_map = self.meta.location_map()
+        if self._loc_map is not None:
+            names, shard_of, row_of = self._loc_map
+            inside = (labels >= 0) & (labels < len(shard_of))
+            if inside.all() and (shard_of[labels] >= 0).all():  # else: rows added later, or unknown
+                return self.store.gather_arrays(names, shard_of[labels], row_of[labels])
         locs = self.meta.locations(labels)
         missing = [int(x) for x in labels if int(x) not in locs]
         if missing:

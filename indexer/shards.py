@@ -128,6 +128,15 @@ class VectorStore:
                 self._open[shard] = arr
             return arr
 
+    def gather_arrays(self, names: Sequence[str], shard_idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """float32 (n, dim) for row `rows[i]` of shard `names[shard_idx[i]]`."""
+        out = np.zeros((len(rows), self.dim), np.float32)
+        for s in np.unique(shard_idx):
+            where = np.nonzero(shard_idx == s)[0]
+            order = where[np.argsort(rows[where])]  # sequential reads on the mmap
+            out[order] = self._array(names[int(s)])[rows[order]]
+        return out
+
     def gather(self, locations: Sequence[tuple[str, int] | None]) -> np.ndarray:
         """float32 (n, dim); a None location gives a zero row."""
         out = np.zeros((len(locations), self.dim), np.float32)

@@ -76,7 +76,9 @@ def _one_thread_unless_asked() -> None:
 @click.option("--target", type=click.Choice([*TARGETS, "all"]), default="all", show_default=True,
               help="Result modality (captions count as text).")
 @click.option("--where", "where_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Keep only items whose metadata field equals VALUE (repeatable).")
+              help="Metadata filter (repeatable, all must hold): KEY=V, KEY!=V, KEY>=N, KEY<N "
+                   "(also <=, >), KEY='[\"a\",\"b\"]' (any of them), KEY:exists, KEY:missing. "
+                   "An unknown KEY is an error listing the known ones.")
 @click.option("--dedup", type=float, default=None, metavar="COS",
               help="Collapse results at least this cosine-similar to a better one, e.g. 0.95.")
 @click.option("--rescore", is_flag=True, help="Re-rank ANN candidates exactly with stored vectors.")

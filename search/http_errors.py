@@ -76,6 +76,9 @@ def install_error_handlers(app: FastAPI, on_invalid_search: Callable[[], None]) 
         # One line per problem, without echoing the (possibly huge) input.
         parts = []
         for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                parts.append(await _json_position(request, err))
+                continue
             loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
             parts.append(f"{loc}: {err.get('msg', 'invalid')}")
         return error_body("; ".join(parts) or "invalid request", 422)
@@ -101,6 +104,18 @@ def install_error_handlers(app: FastAPI, on_invalid_search: Callable[[], None]) 
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
         return error_body(f"internal error ({type(exc).__name__}); this is a bug, please report it", 500)
+
+
+async def _json_position(request: Request, err: dict[str, Any]) -> str:
+    """`body is not valid JSON at line L column C (why)` for a body that does
+    not parse (FastAPI gives only a character offset)."""
+    loc = err.get("loc", ())
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+    text = (await request.body()).decode("utf-8", errors="replace")
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    why = str((err.get("ctx") or {}).get("error") or "").strip()
+    return f"body is not valid JSON at line {line} column {column}" + (f" ({why.lower()})" if why else "")
 
 
 def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ queries, typed filters) become fields here, not new parameters on every
 engine method."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +36,8 @@ def check_k(k: Any) -> int:
 class SearchOptions:
     """`k` results, best first. `target` restricts the result modality
     (image|audio|text, captions count as text; None or 'all': any),
-    `where` keeps rows whose metadata fields equal the given values (or
-    one of a list), `dedup` collapses results at least that
+    `where` keeps rows whose metadata passes the filter (equality, in,
+    not, ranges, exists: `alignment.core.where`), `dedup` collapses results at least that
     cosine-similar to a better one, `rescore` ranks candidates by exact
     inner product with the stored vectors."""
 
@@ -56,5 +57,4 @@ class SearchOptions:
 
     def filter_key(self) -> tuple:
         """What the allowed-label set depends on (a cache key)."""
-        items = sorted((self.where or {}).items(), key=lambda kv: kv[0])
-        return (self.target, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in items))
+        return (self.target, json.dumps(self.where or {}, sort_keys=True, default=str))

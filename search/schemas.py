@@ -38,8 +38,12 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K)
     target: Literal["image", "audio", "text", "all"] | None = Field(
         None, description="result modality; captions count as text")
-    where: dict[str, Union[Scalar, list[Scalar]]] | None = Field(
-        None, description="metadata field -> value (or list of values)")
+    where: dict[str, Union[Scalar, list[Scalar], dict[str, Union[Scalar, list[Scalar]]]]] | None = Field(
+        None, description='metadata filter, all conditions must hold: field -> value (equality), '
+        '[values] (any of them), or an operator object: {"not": v | [v...]}, {">=": 512, "<": 1024} '
+        '(numeric ranges: <, <=, >, >=), {"exists": true|false}; dotted fields reach into nested '
+        'objects; an unknown field is a 400 naming the known ones',
+        examples=[{"license": "cc0", "width": {">=": 512}, "tags": {"not": ["nsfw"]}}])
     dedup: float | None = Field(None, gt=0, le=1, description="collapse results this cosine-similar")
     rescore: bool = False
 

@@ -25,9 +25,10 @@ from .contracts import EncodeResult
 from .items import Row
 
 Scalar = Union[str, int, float, bool, None]
-# A metadata filter: field (dotted for nested objects) -> value (equality)
-# or a list of values (any of them).
-Where = Mapping[str, Union[Scalar, Sequence[Scalar]]]
+# A metadata filter: field (dotted for nested objects) -> value (equality),
+# a list of values (any of them) or an operator object ({">=": 512},
+# {"not": "gpl"}, {"exists": true}); its meaning is `core/where.py`'s.
+Where = Mapping[str, Union[Scalar, Sequence[Scalar], Mapping[str, Any]]]
 Labels = Union[Sequence[int], np.ndarray]
 
 

@@ -6,7 +6,6 @@ classes."""
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -16,8 +15,8 @@ from xmodal.alignment.core.contracts import EncodeResult, ItemError, l2_normalis
 from xmodal.alignment.core.errors import BadInput, XmodalError
 from xmodal.alignment.core.items import Row
 from xmodal.alignment.core.protocols import Embedder, Where
+from xmodal.alignment.core.where import conditions, field_values, matches, unknown_fields
 
-_FIELD = re.compile(r"^[A-Za-z0-9_\-. ]+$")
 
 
 @dataclass
@@ -69,16 +68,18 @@ class FakeIndex:
         return [self.rows_[int(l)] for l in labels]
 
     def labels_where(self, modality=None, kind=None, where: Where | None = None):
-        for key in where or {}:
-            if not isinstance(key, str) or not _FIELD.match(key):
-                raise XmodalError(f"filter field {key!r}: use letters, digits, '_', '-', '.' only")
+        conds = conditions(where)  # the shared semantics (alignment.core.where)
+        known = {k for r in self.rows_.values() for k, _ in field_values(r.metadata or {})}
+        problem = unknown_fields(conds, known) if conds else None
+        if problem:
+            raise XmodalError(problem)
         out = []
         for r in self.rows_.values():
             if modality and r.modality != modality:
                 continue
             if kind and r.kind != kind:
                 continue
-            if where and not all(_match(_field(r.metadata, k), v) for k, v in where.items()):
+            if conds and not matches(r.metadata, conds):
                 continue
             out.append(r.label)
         return np.array(sorted(out), np.int64)
@@ -110,19 +111,6 @@ class FakeIndex:
 
     def close(self) -> None:
         pass
-
-
-def _field(metadata: dict, key: str) -> Any:
-    """A metadata field; dotted names reach into nested objects."""
-    value: Any = metadata
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _match(have, want):
-    """Indexer semantics: equality, or membership for a list of values."""
-    return have in want if isinstance(want, (list, tuple)) else have == want
 
 
 class FakeEncoder:

@@ -127,6 +127,15 @@ def test_labels_where(reader):
     assert ix.labels_where(where={"license": []}).tolist() == []
     with pytest.raises(XmodalError, match="filter field"):
         ix.labels_where(where={"bad'field": 1})
+    # rich filters: ranges, not, exists; unknown fields name the known ones
+    assert ix.labels_where(where={"n": {">=": 3, "<": 40}}).tolist() == expect(lambda r: 3 <= r.metadata["n"] < 40)
+    assert ix.labels_where(where={"n": {">": 80}, "license": {"not": "cc0"}}).tolist() == expect(
+        lambda r: r.metadata["n"] > 80 and r.metadata["license"] != "cc0")
+    assert ix.labels_where(where={"license": {"not": ["cc0", "by"]}}).tolist() == []
+    assert ix.labels_where(where={"src.site": {"exists": True}}).tolist() == expect(lambda r: True)
+    assert ix.labels_where(where={"src.site": {"exists": False}}).tolist() == []
+    with pytest.raises(XmodalError, match=r"unknown filter field\(s\) licence: .*license, n, src.site"):
+        ix.labels_where(where={"licence": "cc0"})
 
 
 def test_label_of_and_vectors(reader):

@@ -86,8 +86,8 @@ def test_search_by_id_embedding_where_and_dedup(client):
     ({"text": "a", "k": "ten"}, 422),
     ({"text": "a", "target": "video"}, 422),
     ({"text": "a", "dedup": 2}, 422),
-    ({"text": "a", "where": {"x": {"nested": 1}}}, 422),
-    ({"text": "a", "where": {"bad key;--": 1}}, 422),  # the indexer refuses odd field names
+    ({"text": "a", "where": {"x": {"nested": 1}}}, 400),  # an operator object with an unknown operator
+    ({"text": "a", "where": {"bad key;--": 1}}, 400),  # odd field names are refused when the options are made
     ({"text": "a", "where": "license=cc0"}, 422),
     ({"text": ["a"]}, 422),
     ({"text": "a" * 5000}, 422),
@@ -122,6 +122,19 @@ def test_hostile_raw_bodies_never_500(client, raw, ctype):
     r = client.post("/search", content=raw, headers={"content-type": ctype})
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert r.json()["detail"]
+
+
+def test_malformed_json_names_line_and_column(client):
+    r = client.post("/search", content=b'{"text": "a",\n  "k": oops}', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("body is not valid JSON at line 2 column 8")
+
+
+def test_unknown_filter_field_is_a_json_error_naming_the_known_ones(client):
+    r = client.post("/search", json={"text": "a", "where": {"licence": "cc0"}})
+    assert 400 <= r.status_code < 500 and "unknown filter field(s) licence" in r.json()["detail"]
+    r = client.post("/search", json={"text": "a", "where": {"n": {">=": 1, "<": 3}}})
+    assert r.status_code == 200
 
 
 def test_oversize_body_is_413(client):

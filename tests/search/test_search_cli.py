@@ -57,8 +57,9 @@ def test_table_output(tiny_index):
     res = run(path, "beep", "--table", "-k", 3, "--where", "license=by")
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
-    assert lines[0].split()[:4] == ["#", "score", "modality", "id"] and len(lines) == 5
-    assert all("snd/" in line for line in lines[2:])
+    assert lines[0].split()[:4] == ["#", "score", "modality", "id"]
+    ranked = [line for line in lines[2:] if line.split() and line.split()[0].isdigit()]
+    assert [line.split()[0] for line in ranked] == ["1", "2", "3"] and all("snd/" in line for line in ranked)
 
 
 def test_exit_codes(tiny_index, tmp_path):
@@ -74,15 +75,19 @@ def test_exit_codes(tiny_index, tmp_path):
         assert res.stderr.startswith("error: ") and len(res.stderr.strip().splitlines()) == 1
     res = run(path, "x", "--target", "video")  # click usage error: also 2
     assert res.exit_code == 2
+    res = run(path, "x", "--where", "licence=cc0")  # a mistyped key: an error naming the known ones
+    assert res.exit_code == 2 and "unknown filter field(s) licence" in res.stderr and "license" in res.stderr
 
 
-def test_table_clips_long_cells():
+def test_table_fits_the_width_and_never_cuts_a_name():
     from xmodal.alignment.core.items import Hit
 
-    hits = [Hit("a" * 300, 0.5, "text", None, {"text": "line\nbreak " * 50})]
+    name = "folder/" + "a" * 200 + ".png"
+    hits = [Hit(name, 0.5, "image", "/data/" + name, {"text": "line\nbreak " * 50})]
     out = hits_table(hits, width=80)
     assert all(len(line) <= 80 for line in out.splitlines())
-    assert "\nbreak" not in out
+    assert "\nbreak" not in out and "…" not in out
+    assert out.count("a") >= 400  # the 200-letter id and uri wrapped over lines, whole
 
 
 def test_serve_builds_the_app_and_runs_uvicorn(tiny_index, monkeypatch):
