@@ -7,7 +7,7 @@ from typing import Any
 from xmodal.alignment.core.errors import XmodalError
 
 from .snapshot_list import read_snapshots
-from .manifest import IndexManifest, damaged_line, read_manifest, sha256_file
+from .manifest import META_NAME, SHARDS_DIR, IndexManifest, damaged_line, read_manifest, sha256_file
 
 COMPACT_HINT = 0.2
 
@@ -29,10 +29,31 @@ def verify_files(index_dir: str | Path, files: dict[str, dict[str, Any]], checks
     return out
 
 
+def _damage(index_dir: str | Path, files: dict[str, dict[str, Any]], checksums: bool) -> dict[str, str]:
+    """The files that are not 'ok', less the shards that are missing because
+    they were collected: a manifest lists the shards in use when it was
+    published, and the purge after the publish may leave a shard with no row
+    (all its rows deleted, no pinned reader left), which is then dropped."""
+    bad = {k: v for k, v in verify_files(index_dir, files, checksums).items() if v != "ok"}
+    gone = [k for k, v in bad.items() if v == "missing" and k.startswith(f"{SHARDS_DIR}/")]
+    if gone and (Path(index_dir) / META_NAME).is_file():
+        from .metadata import MetaStore
+
+        store = MetaStore(Path(index_dir) / META_NAME, readonly=True)
+        try:
+            used = store.shards_in_use()
+        finally:
+            store.close()
+        for k in gone:
+            if Path(k).stem not in used:
+                del bad[k]
+    return bad
+
+
 def require_intact(index_dir: str | Path, manifest: IndexManifest, what: str = "") -> None:
     """Raise the one damage line when a file the manifest lists is missing
     or has another size (cheap: no checksums; `info --verify` has those)."""
-    bad = {k: v for k, v in verify_files(index_dir, manifest.files, checksums=False).items() if v != "ok"}
+    bad = _damage(index_dir, manifest.files, checksums=False)
     if bad:
         name, problem = next(iter(sorted(bad.items())))
         line = damaged_line(index_dir, name, problem, len(bad) - 1)
@@ -53,8 +74,7 @@ def info(index_dir: str | Path, verify: bool = False) -> dict[str, Any]:
         "snapshots": sorted(read_snapshots(index_dir)),
     }
     if verify:
-        res = verify_files(index_dir, m.files)
-        bad = {k: v for k, v in res.items() if v != "ok"}
+        bad = _damage(index_dir, m.files, checksums=True)
         out["checksums"] = "ok" if not bad else bad
         out["intact"] = not bad
     total = max(m.counts.get("total", 0), 1)
