@@ -167,3 +167,17 @@ def test_count_records_goes_through_the_same_confinement(tmp_path):
     allowed = count_records([str(corpus)], (), [str(outside)])
     read = sum(isinstance(e, Record) for e in read_corpus([str(corpus)], allow_roots=[str(outside)]))
     assert allowed == read == 3
+
+
+def test_a_shard_collected_after_its_last_row_is_removed_is_not_damage(built, tmp_path):
+    """The manifest lists the shards in use at its publish; the purge that
+    follows may drop a shard whose rows are all deleted. That is collection,
+    not damage: later writes and `info --verify` still accept the index."""
+    other = tmp_path / "elsewhere"
+    make_images(other, 1, seed=11, prefix="x")
+    _json(_run("add", built, other / "x0.png", "--json"))  # one item, its own shard
+    new_id = str((other / "x0.png").resolve())
+    _json(_run("remove", built, "--ids", new_id, "--json"))
+    _json(_run("remove", built, "--ids", "img1.png", "--json"))  # refused as 'damaged' before the fix
+    assert _json(_run("info", built, "--verify", "--json"))["intact"] is True
+    assert new_id not in _ids(built) and "img1.png" not in _ids(built)
