@@ -45,11 +45,11 @@ def _command_line(ctx: click.Context) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _log(msg: str) -> None:
+def progress_log(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _out_dir(ctx: click.Context, benchmark: str) -> Path:
+def run_out_dir(ctx: click.Context, benchmark: str) -> Path:
     """--out, or a new run folder under the cache dir; recorded as given."""
     out = ctx.params.get("out")
     path = Path(out) if out else default_out_dir(benchmark)
@@ -64,7 +64,7 @@ def _drop_if_empty(path: Path) -> None:
         path.rmdir()
 
 
-def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results: Any, md: str) -> None:
+def finish_run(ctx: click.Context, benchmark: str, params: dict[str, Any], results: Any, md: str) -> None:
     """Write the report (+ --compare deltas), print it, say where it is."""
     out, compare = Path(ctx.params["out"]), ctx.params.get("compare")
     git = ctx.obj.get("git_at_start") if isinstance(ctx.obj, dict) else None
@@ -76,7 +76,7 @@ def _finish(ctx: click.Context, benchmark: str, params: dict[str, Any], results:
         atomic_write_text(summary, f"{summary.read_text()}\n{deltas}\n")
     emit([report], ctx.params.get("as_json"), lambda _rows: summary.read_text().rstrip("\n"),
          sort_keys=False, ascii=True)
-    _log(f"report: {path} (summary.md{', plots' if any(out.glob('*.png')) else ''} beside it)")
+    progress_log(f"report: {path} (summary.md{', plots' if any(out.glob('*.png')) else ''} beside it)")
 
 
 @click.group()
@@ -87,7 +87,7 @@ def bench(ctx: click.Context) -> None:
     ctx.obj = {"git_at_start": git_state()}  # the code that runs, even if the tree moves meanwhile
 
 
-def _outputs(fn: Callable[..., Any]) -> Callable[..., Any]:
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--out, --compare and --json, the same on every benchmark."""
     fn = json_option("Print the report as one JSON line (the default when piped).")(fn)
     fn = click.option("--compare", type=click.Path(dir_okay=False), default=None,
@@ -113,7 +113,7 @@ _query_file = click.option("--query-file", type=click.Path(exists=True, dir_okay
 @click.option("--families", default=None,
               help="Comma-separated grid families (Flat,HNSW,IVF-Flat,OPQ+IVF-PQ); 'none' = automatic choices only.")
 @click.option("--no-autofaiss", is_flag=True, help="Do not run autofaiss even if its venv exists.")
-@_outputs
+@output_options
 @click.argument("extra_recalls", nargs=-1, type=float)
 @click.pass_context
 def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory: str, n_queries: int,
@@ -124,17 +124,17 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
     `--recall 0.9 0.95 0.99` works: values after the first are taken too."""
     from .ann_bench import run_ann
 
-    out = _out_dir(ctx, "ann")
+    out = run_out_dir(ctx, "ann")
     targets = tuple(recalls) + tuple(extra_recalls) or (0.9, 0.95, 0.99)
     # so the recorded command shows every target once (--recall 0.9 --recall 0.95 ...)
     ctx.params["recalls"], ctx.params["extra_recalls"] = targets, ()
     fams = None if families is None else [f.strip() for f in families.split(",")
                                           if f.strip() and f.strip().lower() != "none"]
     results, md = run_ann(vectors, targets, memory, n_queries, autofaiss=not no_autofaiss,
-                          plot_dir=out, single_queries=single_queries, families=fams, log=_log)
+                          plot_dir=out, single_queries=single_queries, families=fams, log=progress_log)
     params = {"vectors": vectors, "recall": list(targets), "memory": memory, "queries": n_queries,
               "single_queries": single_queries, "families": fams}
-    _finish(ctx, "ann", params, results, md)
+    finish_run(ctx, "ann", params, results, md)
 
 
 @bench.command("retrieval")
@@ -147,7 +147,7 @@ def ann_cmd(ctx: click.Context, vectors: str, recalls: tuple[float, ...], memory
               help="Recall target the index is tuned for.")
 @click.option("--factory", default=None, help="Force a FAISS factory (default: the indexer's choice).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@_outputs
+@output_options
 @click.pass_context
 def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None, split: str, memory: str,
                   recall: float, factory: str | None, batch_size: int, out: str | None, compare: str | None,
@@ -157,13 +157,13 @@ def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None
     from .retrieval import run_retrieval
     from .retrieval_report import attach_reference, markdown, plot
 
-    out = _out_dir(ctx, "retrieval")
-    results = run_retrieval(model, dataset, out, root, split, memory, recall, factory, batch_size, log=_log)
+    out = run_out_dir(ctx, "retrieval")
+    results = run_retrieval(model, dataset, out, root, split, memory, recall, factory, batch_size, log=progress_log)
     attach_reference(results)
     plot(results, out)
     params = {"model": model, "dataset": dataset, "root": root, "split": split, "memory": memory,
               "recall": recall, "factory": factory}
-    _finish(ctx, "retrieval", params, results, markdown(results))
+    finish_run(ctx, "retrieval", params, results, markdown(results))
 
 
 @bench.command("ann-scale")
@@ -176,7 +176,7 @@ def retrieval_cmd(ctx: click.Context, model: str, dataset: str, root: str | None
               help="Held-out queries.")
 @click.option("--single-queries", type=click.IntRange(min=1), default=200, show_default=True,
               help="Queries timed one at a time (QPS single).")
-@_outputs
+@output_options
 @click.pass_context
 def ann_scale_cmd(ctx: click.Context, n: int, dim: int, seed: int, recall: float, memory: str, n_queries: int,
                   single_queries: int, out: str | None, compare: str | None, as_json: bool) -> None:
@@ -185,11 +185,11 @@ def ann_scale_cmd(ctx: click.Context, n: int, dim: int, seed: int, recall: float
     on held-out queries, QPS, memory, build time."""
     from .ann_bench import run_ann_scale
 
-    out_dir = _out_dir(ctx, "ann-scale")
-    results, md = run_ann_scale(n, dim, seed, recall, memory, n_queries, single_queries, out_dir, log=_log)
+    out_dir = run_out_dir(ctx, "ann-scale")
+    results, md = run_ann_scale(n, dim, seed, recall, memory, n_queries, single_queries, out_dir, log=progress_log)
     params = {"n": n, "dim": dim, "seed": seed, "recall": recall, "memory": memory, "queries": n_queries,
               "single_queries": single_queries}
-    _finish(ctx, "ann-scale", params, results, md)
+    finish_run(ctx, "ann-scale", params, results, md)
 
 
 @bench.command("throughput")
@@ -210,7 +210,7 @@ def ann_scale_cmd(ctx: click.Context, n: int, dim: int, seed: int, recall: float
               help="Decode workers in the pipeline (processes for images/audio).")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Interleaved forward/pipeline rounds; medians are reported.")
-@_outputs
+@output_options
 @click.argument("extra_backends", nargs=-1, type=click.Choice(BACKENDS))
 @click.pass_context
 def throughput_cmd(ctx: click.Context, model: str, backends: tuple[str, ...], device: str | None,
@@ -229,13 +229,13 @@ def throughput_cmd(ctx: click.Context, model: str, backends: tuple[str, ...], de
 
     names = ["torch"] + [b for b in dict.fromkeys(backends + extra_backends or ("auto",)) if b != "torch"]
     ctx.params["backends"], ctx.params["extra_backends"] = tuple(names), ()
-    out_dir = _out_dir(ctx, "throughput")
+    out_dir = run_out_dir(ctx, "throughput")
     opts = ThroughputOptions(model, list(corpus), list(modalities) or ["text", "image", "audio"], limit,
                              batch_size, workers, rounds)
     variants = [Variant(b, lambda b=b: load_encoder(model, backend=b, device=device)) for b in names]
-    result = run_throughput(opts, variants, log=_log)
+    result = run_throughput(opts, variants, log=progress_log)
     plot(result, out_dir)
-    _finish(ctx, "throughput", {**asdict(opts), "backends": names, "device": device}, result, markdown(result))
+    finish_run(ctx, "throughput", {**asdict(opts), "backends": names, "device": device}, result, markdown(result))
 
 
 @bench.command("query-latency")
@@ -248,7 +248,7 @@ def throughput_cmd(ctx: click.Context, model: str, backends: tuple[str, ...], de
 @_query_file
 @click.option("--threads", type=int, default=1, show_default=True,
               help="Torch/FAISS threads; 1 is what `xmodal serve` uses per query, 0 = leave as set.")
-@_outputs
+@output_options
 @click.pass_context
 def query_latency_cmd(ctx: click.Context, index: str, n: int, k: int, target: str, warmup: int,
                       query_file: str | None, threads: int, out: str | None, compare: str | None,
@@ -259,14 +259,14 @@ def query_latency_cmd(ctx: click.Context, index: str, n: int, k: int, target: st
 
     from .query_latency import DEFAULT_QUERIES, LatencyOptions, load_queries, markdown, run_query_latency
 
-    _out_dir(ctx, "query-latency")  # before the run: a bad --out fails fast
+    run_out_dir(ctx, "query-latency")  # before the run: a bad --out fails fast
     if threads:
         set_threads(threads)
     opts = LatencyOptions(index, n, k, None if target == "all" else target, warmup,
                           load_queries(query_file) if query_file else list(DEFAULT_QUERIES))
     result = run_query_latency(opts)
     params = {**asdict(opts), "queries": len(opts.queries), "query_file": query_file, "threads": threads}
-    _finish(ctx, "query-latency", params, result, markdown(result, opts))
+    finish_run(ctx, "query-latency", params, result, markdown(result, opts))
 
 
 @bench.command("server-load")
@@ -283,7 +283,7 @@ def query_latency_cmd(ctx: click.Context, index: str, n: int, k: int, target: st
 @click.option("--server-threads", type=int, default=None, help="Torch/FAISS threads of the server (with --index).")
 @click.option("--tool", type=click.Choice(["httpx", "wrk"]), default="httpx", show_default=True,
               help="Load generator: Python threads with httpx, or wrk (time-bounded only).")
-@_outputs
+@output_options
 @click.pass_context
 def server_load_cmd(ctx: click.Context, url: str | None, index: str | None, clients: int, requests: int,
                     duration: float, k: int, target: str, query_file: str | None, server_threads: int | None,
@@ -295,12 +295,12 @@ def server_load_cmd(ctx: click.Context, url: str | None, index: str | None, clie
 
     if bool(url) == bool(index):
         raise click.UsageError("give exactly one of --url or --index")
-    _out_dir(ctx, "server-load")
+    run_out_dir(ctx, "server-load")
     opts = LoadOptions(url, index, clients, requests, duration, k, None if target == "all" else target,
                        server_threads, tool, load_queries(query_file) if query_file else list(DEFAULT_QUERIES))
     result = run_server_load(opts)
     params = {**asdict(opts), "queries": len(opts.queries), "query_file": query_file}
-    _finish(ctx, "server-load", params, result, markdown(result, opts))
+    finish_run(ctx, "server-load", params, result, markdown(result, opts))
 
 
 # the newer benchmarks live in cli_more.py (kept under ~400 lines a file);

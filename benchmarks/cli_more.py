@@ -11,7 +11,7 @@ import click
 
 from xmodal.alignment.backends.flags import backend_flags
 
-from .cli import _finish, _log, _out_dir, _outputs, bench
+from .cli import bench, finish_run, output_options, progress_log, run_out_dir
 
 
 @bench.command("zeroshot")
@@ -27,7 +27,7 @@ from .cli import _finish, _log, _out_dir, _outputs, bench
 @click.option("--modality", "modalities", multiple=True, type=click.Choice(["image", "audio"]),
               help="Only these modalities [default: every one the corpus has].")
 @backend_flags
-@_outputs
+@output_options
 @click.pass_context
 def zeroshot_cmd(ctx: click.Context, model: str, dataset: str, split: str, depth: int, templates: str | None,
                  modalities: tuple[str, ...], backend: str | None, device: str | None, precision: str | None,
@@ -41,14 +41,14 @@ def zeroshot_cmd(ctx: click.Context, model: str, dataset: str, split: str, depth
     from .zeroshot import run_zeroshot
     from .zeroshot_report import confusion_png, markdown
 
-    out_dir = _out_dir(ctx, "zeroshot")
+    out_dir = run_out_dir(ctx, "zeroshot")
     stack = load_encoder(model, backend, device, precision)
-    results = run_zeroshot(stack, model, dataset, split, depth, templates, modalities, log=_log)
+    results = run_zeroshot(stack, model, dataset, split, depth, templates, modalities, log=progress_log)
     for r in results:
         confusion_png(r, out_dir / f"confusion-{r.modality}.png")
     params = {"model": model, "dataset": dataset, "split": split, "depth": depth, "templates": templates,
               "modalities": list(modalities), "backend": backend, "device": device}
-    _finish(ctx, "zeroshot", params, {"runs": [asdict(r) for r in results]},
+    finish_run(ctx, "zeroshot", params, {"runs": [asdict(r) for r in results]},
             "\n\n".join(markdown(r) for r in results))
 
 
@@ -61,7 +61,7 @@ def zeroshot_cmd(ctx: click.Context, model: str, dataset: str, split: str, depth
 @click.option("--memory", default="2G", show_default=True, help="Index memory budget (the indexer's default).")
 @click.option("--recall", type=float, default=0.95, show_default=True, help="Recall@10 target for the indexer.")
 @click.option("--factory", default=None, help="FAISS factory string [default: the indexer's choice].")
-@_outputs
+@output_options
 @click.pass_context
 def filters_cmd(ctx: click.Context, n: int, dim: int, seed: int, n_queries: int, memory: str, recall: float,
                 factory: str | None, out: str | None, compare: str | None, as_json: bool) -> None:
@@ -73,12 +73,12 @@ def filters_cmd(ctx: click.Context, n: int, dim: int, seed: int, n_queries: int,
 
     from .filters_bench import markdown, run_filters
 
-    out_dir = _out_dir(ctx, "filters")
+    out_dir = run_out_dir(ctx, "filters")
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = run_filters(n, dim, seed, n_queries, parse_memory(memory), recall, factory, out_dir, log=_log)
+    results = run_filters(n, dim, seed, n_queries, parse_memory(memory), recall, factory, out_dir, log=progress_log)
     params = {"n": n, "dim": dim, "seed": seed, "queries": n_queries, "memory": memory, "recall": recall,
               "factory": factory}
-    _finish(ctx, "filters", params, results, markdown(results))
+    finish_run(ctx, "filters", params, results, markdown(results))
 
 
 @bench.command("scale")
@@ -91,7 +91,7 @@ def filters_cmd(ctx: click.Context, n: int, dim: int, seed: int, n_queries: int,
               help="Interleaved rounds; medians are reported.")
 @click.option("--shard-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@_outputs
+@output_options
 @click.argument("extra_workers", nargs=-1, type=click.IntRange(min=1))
 @click.pass_context
 def scale_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], workers: tuple[int, ...],
@@ -105,13 +105,13 @@ def scale_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], workers: 
     from .scale import run_scale
 
     require_ray()
-    out = _out_dir(ctx, "scale")
+    out = run_out_dir(ctx, "scale")
     counts = tuple(dict.fromkeys(tuple(workers) + tuple(extra_workers)))
     ctx.params["workers"], ctx.params["extra_workers"] = counts, ()
-    results, md = run_scale(list(corpus), model, counts, rounds, shard_size, batch_size, log=_log)
+    results, md = run_scale(list(corpus), model, counts, rounds, shard_size, batch_size, log=progress_log)
     params = {"model": model, "corpus": list(corpus), "workers": list(counts), "rounds": rounds,
               "shard_size": shard_size, "batch_size": batch_size}
-    _finish(ctx, "scale", params, results, md)
+    finish_run(ctx, "scale", params, results, md)
 
 
 @bench.command("ondisk")
@@ -123,7 +123,7 @@ def scale_cmd(ctx: click.Context, model: str, corpus: tuple[str, ...], workers: 
 @click.option("--queries", "n_queries", type=click.IntRange(min=10), default=300, show_default=True)
 @click.option("--recall", type=float, default=0.95, show_default=True)
 @click.option("--serve-memory", default=None, help="Resident budget of the reader [default: --memory].")
-@_outputs
+@output_options
 @click.pass_context
 def ondisk_cmd(ctx: click.Context, n: int, dim: int, memory: str, work: str, n_queries: int,
                recall: float, serve_memory: str | None, out: str | None, compare: str | None,
@@ -132,8 +132,8 @@ def ondisk_cmd(ctx: click.Context, n: int, dim: int, memory: str, work: str, n_q
     peak RSS, resident vs file size, recall@10 vs exact, QPS."""
     from .ondisk_scale import markdown, run_ondisk
 
-    out = _out_dir(ctx, "ondisk")
-    res = run_ondisk(n, dim, memory, Path(work), n_queries, recall=recall, serve_memory=serve_memory, log=_log)
+    out = run_out_dir(ctx, "ondisk")
+    res = run_ondisk(n, dim, memory, Path(work), n_queries, recall=recall, serve_memory=serve_memory, log=progress_log)
     params = {"n": n, "dim": dim, "memory": memory, "work": work, "queries": n_queries, "recall": recall,
               "serve_memory": serve_memory}
-    _finish(ctx, "ondisk", params, res, markdown(res))
+    finish_run(ctx, "ondisk", params, res, markdown(res))
